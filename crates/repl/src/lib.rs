@@ -1,0 +1,1 @@
+//! The replication engine: planning, steps, holds and cursors, pruning rules.

@@ -1,0 +1,1 @@
+//! The wire protocol and transports (tcp, tls, ssh+stdinserver, local).

@@ -1,0 +1,1 @@
+//! Talking to ZFS: typed names, versions, and the `zfs` command-line driver.
