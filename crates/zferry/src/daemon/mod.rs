@@ -1,0 +1,5 @@
+//! The daemon's subsystems, each usable and tested on its own: snapshot naming and scheduling,
+//! snapshot hooks, logging outlets, Prometheus metrics, the control socket and the status model
+//! with its terminal UI. `zferry daemon` wires them to the jobs.
+
+pub mod snapshot;

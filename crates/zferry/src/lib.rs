@@ -1,0 +1,4 @@
+//! `zferry` as a library: the parts of the daemon and its command-line tools that the `zferry`
+//! binary (and the integration tests) build on.
+
+pub mod daemon;
