@@ -1,0 +1,62 @@
+//! Transports: how a byte stream between two daemons comes to be, and who is on the other end.
+//!
+//! Every transport reduces to the same two shapes. On the client side a [`Connector`] yields a
+//! connected duplex byte stream. On the server side a [`Listener`] yields incoming connections;
+//! each one authenticates (a TLS handshake, an IP lookup, ...) in its own task and then yields the
+//! stream together with the peer's [`ClientIdentity`]. The protocol above never sees which
+//! transport carried it.
+//!
+//! The constructor structs here are free of any configuration format: the daemon maps its
+//! configuration onto them.
+
+pub mod clientmap;
+pub mod local;
+pub mod tcp;
+
+use crate::error::Result;
+use crate::identity::ClientIdentity;
+use std::future::Future;
+use std::pin::Pin;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// A connected duplex byte stream.
+pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
+
+/// A boxed [`Stream`], what every transport hands out.
+pub type BoxStream = Box<dyn Stream>;
+
+/// An authenticated server-side connection.
+pub struct Accepted {
+    /// The byte stream.
+    pub stream: BoxStream,
+    /// Who the peer is, as established by the transport.
+    pub identity: ClientIdentity,
+    /// A description of the peer for logs (address, certificate name, socket).
+    pub peer: String,
+}
+
+/// A connection that was accepted but not yet authenticated; await it in its own task.
+pub type Incoming = Pin<Box<dyn Future<Output = Result<Accepted>> + Send>>;
+
+/// The server side of a transport.
+#[async_trait::async_trait]
+pub trait Listener: Send {
+    /// Waits for the next connection. Errors here concern the listener itself (and are usually
+    /// temporary, e.g. out of file descriptors); a refused client shows as an error of the
+    /// returned [`Incoming`].
+    async fn accept(&mut self) -> Result<Incoming>;
+
+    /// Where the listener listens, for logs.
+    fn describe(&self) -> String;
+}
+
+/// The client side of a transport.
+#[async_trait::async_trait]
+pub trait Connector: Send + Sync {
+    /// Opens a new authenticated byte stream to the server.
+    async fn connect(&self) -> Result<BoxStream>;
+
+    /// Where it connects to, for logs.
+    fn describe(&self) -> String;
+}
