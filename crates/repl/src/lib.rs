@@ -1,1 +1,6 @@
 //! The replication engine: planning, steps, holds and cursors, pruning rules.
+//!
+//! The engine is written once against the [`endpoint::Sender`] and [`endpoint::Receiver`] traits.
+
+pub mod endpoint;
+pub mod filter;
