@@ -2,4 +2,5 @@
 //! snapshot hooks, logging outlets, Prometheus metrics, the control socket and the status model
 //! with its terminal UI. `zferry daemon` wires them to the jobs.
 
+pub mod hooks;
 pub mod snapshot;

@@ -4,4 +4,5 @@
 pub mod batch;
 pub mod go_layout;
 pub mod naming;
+pub mod round;
 pub mod schedule;
