@@ -127,6 +127,10 @@ pub enum ErrorClass {
     Denied,
     /// The request was malformed.
     BadRequest,
+    /// A filesystem or version does not exist.
+    NotFound,
+    /// The state on disk conflicts with the request.
+    Conflict,
 }
 
 /// An error as it travels on the wire: a class and a human-readable message.

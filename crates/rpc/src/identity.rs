@@ -7,39 +7,7 @@
 
 use crate::error::RpcError;
 use std::fmt;
-
-/// The longest dataset name OpenZFS accepts (ZFS_MAX_DATASET_NAME_LEN - 1).
-pub const MAX_DATASET_NAME_LEN: usize = 255;
-
-/// Checks one component of a ZFS dataset name (the part between two `/`).
-///
-/// Returns a message saying what is wrong; the caller adds context.
-pub fn check_component(component: &str) -> Result<(), String> {
-    if component.is_empty() {
-        return Err("empty name component".into());
-    }
-    if component == "." || component == ".." {
-        return Err(format!(
-            "component {component:?} refers to itself or its parent"
-        ));
-    }
-    if component.len() > MAX_DATASET_NAME_LEN {
-        return Err(format!(
-            "component is {} bytes long, the limit is {MAX_DATASET_NAME_LEN}",
-            component.len()
-        ));
-    }
-    if let Some(bad) = component.chars().find(|c| !is_component_char(*c)) {
-        return Err(format!(
-            "character {bad:?} is not allowed in a ZFS name component"
-        ));
-    }
-    Ok(())
-}
-
-fn is_component_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | ' ')
-}
+use zferry_repl::endpoint::check_component;
 
 /// The authenticated name of the peer of a server connection (see the module docs for the rules).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

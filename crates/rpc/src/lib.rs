@@ -8,13 +8,17 @@
 //! - [`stream`]: data streams (zfs send output) over a connection, with optional zstd compression
 //!   and a shared [`bandwidth`] limit.
 
+pub mod access;
 pub mod bandwidth;
+pub mod client;
 pub mod conn;
 pub mod error;
 pub mod frame;
 pub mod handshake;
 pub mod identity;
+pub mod message;
 pub mod pool;
+pub mod server;
 pub mod stream;
 pub mod transport;
 

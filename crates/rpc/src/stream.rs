@@ -20,6 +20,7 @@ use crate::frame::{self, FrameKind, HEADER_LEN};
 use crate::handshake::FEATURE_ZSTD;
 use crate::pool::PooledBuf;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
@@ -156,17 +157,9 @@ impl Connection {
     }
 
     /// Turns the connection into an [`AsyncRead`] of the data stream that comes next.
+    /// Dropping it before the end tells the sender that the receiving side gave up.
     pub fn into_incoming(self, config: StreamConfig) -> IncomingStream {
-        IncomingStream {
-            conn: Some(self),
-            decoder: FrameDecoder::default(),
-            stats: StreamStats::default(),
-            current: None,
-            pos: 0,
-            wait: None,
-            config,
-            done: false,
-        }
+        IncomingStream::new(Arc::new(Mutex::new(self)), config, true)
     }
 }
 
@@ -283,10 +276,10 @@ impl FrameDecoder {
 
 /// The data stream that arrives on a connection, as an [`AsyncRead`].
 ///
-/// Reads end (return 0) at the end frame; [`IncomingStream::finish`] then hands the connection
-/// back. Dropping the stream before its end tells the sender that the receiver gave up.
+/// Reads end (return 0) at the end frame. The connection is shared so that a server can hand
+/// the stream to a receiver that consumes it and still answer on the connection afterwards.
 pub struct IncomingStream {
-    conn: Option<Connection>,
+    conn: Arc<Mutex<Connection>>,
     decoder: FrameDecoder,
     stats: StreamStats,
     current: Option<Chunk>,
@@ -294,15 +287,23 @@ pub struct IncomingStream {
     wait: Option<Pin<Box<tokio::time::Sleep>>>,
     config: StreamConfig,
     done: bool,
+    abort_on_drop: bool,
 }
 
 impl IncomingStream {
-    /// Tells the sender why the receiver gives up (an error trailer) and closes the stream.
-    pub async fn abort(mut self, message: &str) {
-        if let Some(conn) = self.conn.take() {
-            let _ = conn
-                .send_error(&RemoteError::new(ErrorClass::Permanent, message))
-                .await;
+    /// Reads the next data stream of a shared connection. With `abort_on_drop`, dropping the
+    /// stream before its end sends an error trailer to the sender.
+    pub fn new(conn: Arc<Mutex<Connection>>, config: StreamConfig, abort_on_drop: bool) -> Self {
+        IncomingStream {
+            conn,
+            decoder: FrameDecoder::default(),
+            stats: StreamStats::default(),
+            current: None,
+            pos: 0,
+            wait: None,
+            config,
+            done: false,
+            abort_on_drop,
         }
     }
 
@@ -315,24 +316,21 @@ impl IncomingStream {
     pub fn stats(&self) -> StreamStats {
         self.stats
     }
-
-    /// Returns the connection after the stream ended; `None` if it did not end cleanly.
-    pub fn finish(mut self) -> Option<Connection> {
-        if self.done { self.conn.take() } else { None }
-    }
 }
 
 impl Drop for IncomingStream {
     fn drop(&mut self) {
-        if let Some(conn) = &self.conn
-            && !self.done
-        {
-            conn.try_send_error(&RemoteError::new(
+        if self.abort_on_drop && !self.done {
+            lock(&self.conn).try_send_error(&RemoteError::new(
                 ErrorClass::Permanent,
                 "the receiving side closed the stream before its end",
             ));
         }
     }
+}
+
+fn lock(conn: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
+    conn.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl AsyncRead for IncomingStream {
@@ -362,10 +360,7 @@ impl AsyncRead for IncomingStream {
             if this.done {
                 return Poll::Ready(Ok(()));
             }
-            let Some(conn) = this.conn.as_mut() else {
-                return Poll::Ready(Err(std::io::Error::other(RpcError::Closed)));
-            };
-            let item = match ready!(conn.poll_recv(cx)) {
+            let item = match ready!(lock(&this.conn).poll_recv(cx)) {
                 Ok(item) => item,
                 Err(e) => return Poll::Ready(Err(std::io::Error::other(e))),
             };

@@ -9,9 +9,10 @@
 //! longest possible address.
 
 use crate::error::{Result, RpcError};
-use crate::identity::{ClientIdentity, check_component};
+use crate::identity::ClientIdentity;
 use ipnet::IpNet;
 use std::net::{IpAddr, Ipv6Addr};
+use zferry_repl::endpoint::check_component;
 
 /// Longest interface name (IFNAMSIZ - 1), for the worst-case identity check.
 const MAX_ZONE_LEN: usize = 15;
@@ -112,7 +113,7 @@ fn parse_entry(key: &str, identity: &str) -> Result<Entry> {
             IpAddr::V6(Ipv6Addr::from(u128::MAX)),
             Some(&"i".repeat(MAX_ZONE_LEN)),
         );
-        check_component(&identity.replacen('*', &longest, 1)).map_err(&bad)?;
+        check_component(&identity.replacen('*', &longest, 1)).map_err(|e| bad(e.to_string()))?;
         Ok(Entry {
             net: net.trunc(),
             zone,
@@ -128,7 +129,7 @@ fn parse_entry(key: &str, identity: &str) -> Result<Entry> {
                 "a single address must not have '*' in its identity".into()
             ));
         }
-        check_component(identity).map_err(&bad)?;
+        check_component(identity).map_err(|e| bad(e.to_string()))?;
         Ok(Entry {
             net: IpNet::from(ip.to_canonical()),
             zone,

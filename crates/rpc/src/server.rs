@@ -1,0 +1,354 @@
+//! The passive side: accepts connections, authenticates through the transport, checks every
+//! request, and dispatches to the local endpoint built for the client's identity.
+//!
+//! One task per connection; at most `max_connections` at once. Requests on a connection are
+//! answered in order. A `send` or `receive` ends the connection after its stream (streams are
+//! the expensive part; a fresh connection per step keeps the state machine simple).
+
+use crate::access::{SourceAccess, check_sink_request};
+use crate::bandwidth::BandwidthLimiter;
+use crate::conn::{ConnOptions, Connection, Inbound};
+use crate::error::{ErrorClass, RemoteError, RpcError};
+use crate::identity::ClientIdentity;
+use crate::message::{Request, Response, StreamRequest, decode_request, endpoint_to_remote};
+use crate::stream::{IncomingStream, StreamConfig};
+use crate::transport::{Incoming, Listener};
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use zferry_repl::endpoint::{
+    Endpoint, EndpointError, ReceiveRequest, Receiver, SendRequest, Sender,
+};
+
+/// Builds the receiver a sink uses for one client (rooted at `root_fs/<identity>`).
+pub trait ReceiverFactory: Send + Sync {
+    /// The receiver for `identity`.
+    fn receiver_for(&self, identity: &ClientIdentity) -> Result<Arc<dyn Receiver>, EndpointError>;
+}
+
+impl<F> ReceiverFactory for F
+where
+    F: Fn(&ClientIdentity) -> Result<Arc<dyn Receiver>, EndpointError> + Send + Sync,
+{
+    fn receiver_for(&self, identity: &ClientIdentity) -> Result<Arc<dyn Receiver>, EndpointError> {
+        self(identity)
+    }
+}
+
+/// Builds the sender a source uses for one client (its lane is `(source job, identity)`).
+pub trait SenderFactory: Send + Sync {
+    /// The sender for `identity`.
+    fn sender_for(&self, identity: &ClientIdentity) -> Result<Arc<dyn Sender>, EndpointError>;
+}
+
+impl<F> SenderFactory for F
+where
+    F: Fn(&ClientIdentity) -> Result<Arc<dyn Sender>, EndpointError> + Send + Sync,
+{
+    fn sender_for(&self, identity: &ClientIdentity) -> Result<Arc<dyn Sender>, EndpointError> {
+        self(identity)
+    }
+}
+
+/// What a passive job serves.
+#[derive(Clone)]
+pub enum Service {
+    /// A sink job: receives into a per-client namespace.
+    Sink(Arc<dyn ReceiverFactory>),
+    /// A source job: sends filesystems of its filter to listed clients.
+    Source {
+        /// Builds the per-client sender.
+        senders: Arc<dyn SenderFactory>,
+        /// Who may pull what.
+        access: SourceAccess,
+    },
+}
+
+/// Server limits and shared resources.
+#[derive(Clone)]
+pub struct ServerOptions {
+    /// Connection timing and buffers.
+    pub conn: ConnOptions,
+    /// Connections served at once; further clients wait in the listen backlog.
+    pub max_connections: usize,
+    /// Bound for a client's authentication (e.g. the TLS handshake).
+    pub auth_timeout: Duration,
+    /// The job's bandwidth limit for streams it receives or sends.
+    pub limiter: Option<BandwidthLimiter>,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            conn: ConnOptions::default(),
+            max_connections: 64,
+            auth_timeout: Duration::from_secs(20),
+            limiter: None,
+        }
+    }
+}
+
+/// Serves `listener` until `shutdown` completes.
+pub async fn serve<L, F>(mut listener: L, service: Service, options: ServerOptions, shutdown: F)
+where
+    L: Listener,
+    F: Future<Output = ()>,
+{
+    let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let where_ = listener.describe();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
+        let incoming = tokio::select! {
+            _ = &mut shutdown => break,
+            incoming = listener.accept() => incoming,
+        };
+        match incoming {
+            Ok(incoming) => {
+                let service = service.clone();
+                let options = options.clone();
+                tokio::spawn(async move {
+                    handle(incoming, service, options).await;
+                    drop(permit);
+                });
+            }
+            Err(e) => {
+                tracing::warn!(listener = %where_, error = %e, "accepting a connection failed");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+async fn handle(incoming: Incoming, service: Service, options: ServerOptions) {
+    let accepted = match tokio::time::timeout(options.auth_timeout, incoming).await {
+        Ok(Ok(accepted)) => accepted,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "refused a client");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!("refused a client: authentication timed out");
+            return;
+        }
+    };
+    let identity = accepted.identity;
+    let peer = accepted.peer;
+    let conn = match Connection::establish(accepted.stream, options.conn.clone()).await {
+        Ok(conn) => conn,
+        Err(e) => {
+            tracing::warn!(%identity, %peer, error = %e, "greeting failed");
+            return;
+        }
+    };
+    let endpoint = match &service {
+        Service::Sink(factory) => factory.receiver_for(&identity).map(Role::Sink),
+        Service::Source { senders, access } => access
+            .admit(&identity)
+            .and_then(|()| senders.sender_for(&identity))
+            .map(|sender| Role::Source(sender, access.clone())),
+    };
+    let role = match endpoint {
+        Ok(role) => role,
+        Err(e) => {
+            tracing::warn!(%identity, %peer, error = %e, "refused a client");
+            let _ = conn.send_error(&endpoint_to_remote(&e)).await;
+            return;
+        }
+    };
+    tracing::debug!(%identity, %peer, "client connected");
+    if let Err(e) = serve_requests(conn, &role, &options).await {
+        tracing::warn!(%identity, %peer, error = %e, "connection ended with an error");
+    }
+}
+
+enum Role {
+    Sink(Arc<dyn Receiver>),
+    Source(Arc<dyn Sender>, SourceAccess),
+}
+
+/// Answers requests until the client closes the connection or a stream ends it.
+async fn serve_requests(
+    mut conn: Connection,
+    role: &Role,
+    options: &ServerOptions,
+) -> Result<(), RpcError> {
+    loop {
+        let json = match conn.recv().await {
+            Ok(Inbound::Control(json)) => json,
+            Ok(other) => {
+                let message = format!("expected a request, got {}", other.describe());
+                conn.send_error(&RemoteError::new(ErrorClass::BadRequest, message.clone()))
+                    .await?;
+                return Err(RpcError::Protocol(message));
+            }
+            Err(RpcError::Closed) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let request = match decode_request(&json) {
+            Ok(request) => request,
+            Err(e) => {
+                conn.send_error(&e).await?;
+                return Err(RpcError::Protocol(e.message));
+            }
+        };
+        let op = request.op();
+        tracing::debug!(op, "request");
+        let checked = match role {
+            Role::Sink(_) => check_sink_request(&request),
+            Role::Source(_, access) => access.check(&request),
+        };
+        if let Err(e) = checked {
+            tracing::warn!(op, error = %e, "refused a request");
+            conn.send_message(&Response::Failed(e)).await?;
+            continue;
+        }
+        match (role, request) {
+            (Role::Sink(receiver), Request::Receive(stream_request)) => {
+                return receive(conn, receiver.as_ref(), stream_request, options).await;
+            }
+            (Role::Source(sender, _), Request::Send(stream_request)) => {
+                return send(conn, sender.as_ref(), stream_request, options).await;
+            }
+            (role, request) => {
+                let response = answer(role, request).await.unwrap_or_else(Response::Failed);
+                conn.send_message(&response).await?;
+            }
+        }
+    }
+}
+
+/// Answers a request that moves no stream.
+async fn answer(role: &Role, request: Request) -> Result<Response, EndpointError> {
+    let endpoint: &dyn Endpoint = match role {
+        Role::Sink(r) => r.as_ref(),
+        Role::Source(s, _) => s.as_ref(),
+    };
+    let visible = |fs: &zferry_repl::endpoint::FsPath| match role {
+        Role::Source(_, access) => access.check_fs(fs).is_ok(),
+        Role::Sink(_) => true,
+    };
+    Ok(match request {
+        Request::Ping => {
+            endpoint.ping().await?;
+            Response::Pong
+        }
+        Request::ListFilesystems => {
+            let mut list = endpoint.list_filesystems().await?;
+            list.retain(|fs| visible(&fs.path));
+            Response::Filesystems(list)
+        }
+        Request::ListVersions(r) => {
+            let mut list = endpoint.list_versions(r).await?;
+            list.filesystems.retain(|fs| visible(&fs.path));
+            Response::Versions(list)
+        }
+        Request::DestroySnapshots(r) => Response::Destroyed(endpoint.destroy_snapshots(r).await?),
+        other => match (role, other) {
+            (Role::Sink(r), Request::ClearResumeToken(req)) => {
+                r.clear_resume_token(req).await?;
+                Response::Done
+            }
+            (Role::Source(s, _), Request::ReplicationCursor(fs)) => {
+                Response::Cursor(s.replication_cursor(fs).await?)
+            }
+            (Role::Source(s, _), Request::SendEstimate(req)) => {
+                Response::Estimate(s.send_estimate(req).await?)
+            }
+            (Role::Source(s, _), Request::SendCompleted(req)) => {
+                s.send_completed(req).await?;
+                Response::Done
+            }
+            (Role::Source(s, _), Request::Hint(req)) => {
+                s.hint_most_recent_common_ancestor(req).await?;
+                Response::Done
+            }
+            (_, other) => {
+                return Err(EndpointError::permanent(format!(
+                    "{} is not served here",
+                    other.op()
+                )));
+            }
+        },
+    })
+}
+
+/// A sink receives a stream: ready, stream into the receiver, result; then the connection ends.
+async fn receive(
+    conn: Connection,
+    receiver: &dyn Receiver,
+    stream_request: StreamRequest<ReceiveRequest>,
+    options: &ServerOptions,
+) -> Result<(), RpcError> {
+    conn.send_message(&Response::ReceiveReady).await?;
+    let config = StreamConfig {
+        compress: false,
+        limiter: options.limiter.clone(),
+    };
+    // The connection is lent to the stream and taken back once the receiver is done with it.
+    let shared = Arc::new(Mutex::new(conn));
+    let stream = IncomingStream::new(shared.clone(), config, false);
+    let result = receiver
+        .receive(stream_request.request, Box::pin(stream))
+        .await;
+    let mut conn = match Arc::try_unwrap(shared) {
+        Ok(mutex) => mutex.into_inner().unwrap_or_else(PoisonError::into_inner),
+        Err(_) => {
+            return Err(RpcError::Protocol(
+                "the receiver kept the stream after returning".into(),
+            ));
+        }
+    };
+    match result {
+        Ok(received) => conn.send_message(&Response::Received(received)).await,
+        Err(e) => {
+            tracing::warn!(error = %e, "receive failed");
+            conn.send_error(&endpoint_to_remote(&e)).await?;
+            drain(&mut conn).await;
+            Ok(())
+        }
+    }
+}
+
+/// A source sends a stream: started, the stream; then the connection ends.
+async fn send(
+    mut conn: Connection,
+    sender: &dyn Sender,
+    stream_request: StreamRequest<SendRequest>,
+    options: &ServerOptions,
+) -> Result<(), RpcError> {
+    let (response, mut stream) = match sender.send(stream_request.request).await {
+        Ok(started) => started,
+        Err(e) => return conn.send_message(&Response::Failed(e)).await,
+    };
+    let compress =
+        stream_request.compress && !response.flags.raw && !response.flags.encrypted_source;
+    conn.send_message(&Response::SendStarted(response)).await?;
+    let config = StreamConfig {
+        compress,
+        limiter: options.limiter.clone(),
+    };
+    let stats = conn.send_stream(&mut stream, &config).await?;
+    tracing::debug!(
+        bytes = stats.bytes,
+        wire_bytes = stats.wire_bytes,
+        "stream sent"
+    );
+    Ok(())
+}
+
+/// After an error trailer, reads (and drops) what the client still had in flight, briefly, so
+/// closing does not reset the connection before the client has read the error.
+async fn drain(conn: &mut Connection) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while conn.recv().await.is_ok() {}
+    })
+    .await;
+}
