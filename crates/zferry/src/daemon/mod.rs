@@ -2,5 +2,7 @@
 //! snapshot hooks, logging outlets, Prometheus metrics, the control socket and the status model
 //! with its terminal UI. `zferry daemon` wires them to the jobs.
 
+pub mod control;
 pub mod hooks;
 pub mod snapshot;
+pub mod status;
