@@ -270,15 +270,31 @@ pub struct FilesystemInfo {
     pub path: FsPath,
     /// Marked as a zferry/zrepl placeholder (exists only to hold children).
     pub is_placeholder: bool,
-    /// The `receive_resume_token` of an interrupted resumable receive, if any.
+    /// An interrupted resumable receive (`receive_resume_token`), decoded by the receiver.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resume_token: Option<String>,
+    pub resume: Option<ResumeToken>,
     /// Whether the dataset is encrypted (`encryption` is not `off`).
     #[serde(default)]
     pub encrypted: bool,
     /// Bytes written since the most recent snapshot (`written`), when known; non-zero means modified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub written: Option<u64>,
+}
+
+/// A `receive_resume_token` and what the receiver decoded from it. The sender decodes the token
+/// again itself before resuming, so it never trusts these fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeToken {
+    /// The opaque token for `zfs send -t`.
+    pub token: String,
+    /// Guid of the snapshot being received.
+    pub to_guid: u64,
+    /// Guid of the incremental base; `None` for a full stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_guid: Option<u64>,
+    /// The stream is raw (`-w`).
+    #[serde(default)]
+    pub raw: bool,
 }
 
 /// List the versions of many filesystems in one call.
@@ -295,6 +311,10 @@ pub struct FilesystemVersions {
     pub path: FsPath,
     /// Its snapshots and bookmarks, ordered by createtxg (snapshots before bookmarks of equal txg).
     pub versions: Vec<FsVersion>,
+    /// On a sender: this lane's valid replication cursor among `versions`, if any (so the engine
+    /// needs no extra call to know whether the cursor must move).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<FsVersion>,
 }
 
 /// Answer to [`ListVersionsRequest`]; filesystems that do not exist are absent.

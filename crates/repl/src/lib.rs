@@ -2,5 +2,7 @@
 //!
 //! The engine is written once against the [`endpoint::Sender`] and [`endpoint::Receiver`] traits.
 
+pub mod abstractions;
 pub mod endpoint;
 pub mod filter;
+pub mod planner;
