@@ -6,3 +6,4 @@ pub mod abstractions;
 pub mod endpoint;
 pub mod filter;
 pub mod planner;
+pub mod prune;

@@ -1,0 +1,3 @@
+//! Pruning: keep rules and the runner that applies them to a sender or receiver.
+
+pub mod rules;
