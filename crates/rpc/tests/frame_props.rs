@@ -1,0 +1,55 @@
+//! Property tests of the frame codec.
+
+use proptest::prelude::*;
+use zferry_rpc::frame::{self, FrameKind};
+
+fn kind() -> impl Strategy<Value = FrameKind> {
+    prop_oneof![
+        Just(FrameKind::Control),
+        Just(FrameKind::ControlPart),
+        Just(FrameKind::Data),
+        Just(FrameKind::DataZstd),
+        Just(FrameKind::Error),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn encode_then_decode_is_identity(kind in kind(), payload in proptest::collection::vec(any::<u8>(), 0..4096)) {
+        let bytes = frame::encode_frame(kind, &payload).unwrap();
+        let (k, p, used) = frame::decode_frame(&bytes).unwrap().unwrap();
+        prop_assert_eq!(k, kind);
+        prop_assert_eq!(p, &payload[..]);
+        prop_assert_eq!(used, bytes.len());
+    }
+
+    #[test]
+    fn concatenated_frames_decode_in_sequence(payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..512), 1..8)) {
+        let mut wire = Vec::new();
+        for p in &payloads {
+            wire.extend(frame::encode_frame(FrameKind::Data, p).unwrap());
+        }
+        let mut at = 0;
+        for p in &payloads {
+            let (_, got, used) = frame::decode_frame(&wire[at..]).unwrap().unwrap();
+            prop_assert_eq!(got, &p[..]);
+            at += used;
+        }
+        prop_assert_eq!(at, wire.len());
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_and_respect_limits(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+        if let Ok(Some((kind, payload, used))) = frame::decode_frame(&bytes) {
+            prop_assert!(payload.len() <= kind.max_len());
+            prop_assert!(used <= bytes.len());
+        }
+    }
+
+    #[test]
+    fn a_prefix_of_a_frame_is_never_a_frame(payload in proptest::collection::vec(any::<u8>(), 1..256), cut in 0usize..256) {
+        let bytes = frame::encode_frame(FrameKind::Control, &payload).unwrap();
+        let cut = cut % bytes.len();
+        prop_assert_eq!(frame::decode_frame(&bytes[..cut]).unwrap(), None);
+    }
+}
