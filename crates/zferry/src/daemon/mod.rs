@@ -4,5 +4,6 @@
 
 pub mod control;
 pub mod hooks;
+pub mod metrics;
 pub mod snapshot;
 pub mod status;
