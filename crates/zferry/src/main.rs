@@ -1,5 +1,17 @@
 //! `zferry`: the ZFS replication and snapshot-management daemon and its command-line tools.
+//!
+//! This file only decides the exit code: 0 on success, 1 (with the error on stderr) otherwise.
 
-fn main() -> anyhow::Result<()> {
-    Ok(())
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = zferry::cli::Cli::parse();
+    match zferry::cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("zferry: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
