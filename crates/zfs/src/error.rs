@@ -65,11 +65,16 @@ impl ZfsErrorKind {
             || has("no such dataset")
             || has("could not find any snapshots")
             || has("no such file or directory")
+            || has("no such tag on this dataset")
+            || has("does not have any resumable receive state")
         {
             ZfsErrorKind::DoesNotExist
-        } else if has("is busy") || has("dataset busy") || has("device busy") {
+        } else if has("is busy") || has("being held") || has("dataset busy") || has("device busy") {
             ZfsErrorKind::Busy
-        } else if has("already exists") || has("tag already") {
+        } else if has("already exists")
+            || has("bookmark exists")
+            || has("must specify -f to overwrite")
+        {
             ZfsErrorKind::Exists
         } else if has("out of space") || has("no space left") {
             ZfsErrorKind::NoSpace
@@ -249,6 +254,18 @@ mod tests {
                 ZfsErrorKind::DestinationModified,
             ),
             ("something odd\n", ZfsErrorKind::Unknown),
+            (
+                "cannot destroy snapshot p/c@d2: it's being held. Run 'zfs holds -r p/c@d2' to see holders.\n",
+                ZfsErrorKind::Busy,
+            ),
+            (
+                "cannot create bookmark 'p/c#b1': bookmark exists\n",
+                ZfsErrorKind::Exists,
+            ),
+            (
+                "cannot receive new filesystem stream: destination 'd/c' exists\nmust specify -F to overwrite it\n",
+                ZfsErrorKind::Exists,
+            ),
         ];
         for (text, kind) in cases {
             assert_eq!(ZfsErrorKind::classify(text), kind, "{text}");
