@@ -1,6 +1,5 @@
-//! The simulator's `zfs` program.
+//! The simulator's `zfs` program (see the `zferry_zfs_sim` crate docs).
 
 fn main() -> std::process::ExitCode {
-    eprintln!("zfs (zferry simulator): not implemented yet");
-    std::process::ExitCode::from(2)
+    zferry_zfs_sim::cli::zfs::main()
 }

@@ -1,6 +1,5 @@
-//! The simulator's `zpool` program.
+//! The simulator's `zpool` program (see the `zferry_zfs_sim` crate docs).
 
 fn main() -> std::process::ExitCode {
-    eprintln!("zpool (zferry simulator): not implemented yet");
-    std::process::ExitCode::from(2)
+    zferry_zfs_sim::cli::zpool::main()
 }

@@ -1,0 +1,357 @@
+//! File data of filesystems and snapshots.
+//!
+//! A filesystem's data lives in a real directory: its mountpoint while mounted, else
+//! `$ZFS_SIM_DIR/store/<guid>`. A snapshot freezes a copy in `$ZFS_SIM_DIR/snaps/<guid>`
+//! (absent when empty, so a million empty snapshots cost nothing). Directories of mounted
+//! descendants nested inside a data directory are not part of it.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::errors::{Result, SimError};
+use crate::props::Reader;
+use crate::state::{Dataset, Dirs, Kind, State};
+
+/// Bytes `referenced` reports for an empty filesystem.
+pub const BASE_SIZE: u64 = 24576;
+/// Simulated pool capacity (for `available`).
+pub const POOL_SIZE: u64 = 100 << 30;
+
+/// One entry of a data tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// A directory.
+    Dir,
+    /// A regular file with its mode bits.
+    File(u32),
+    /// A symbolic link with its target.
+    Symlink(PathBuf),
+}
+
+/// Lists `dir` recursively (relative paths, sorted), skipping the `exclude`d absolute paths.
+/// A missing directory is empty.
+pub fn walk(dir: &Path, exclude: &[PathBuf]) -> io::Result<BTreeMap<PathBuf, Entry>> {
+    let mut out = BTreeMap::new();
+    if dir.is_dir() {
+        walk_into(dir, Path::new(""), exclude, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn walk_into(
+    root: &Path,
+    rel: &Path,
+    exclude: &[PathBuf],
+    out: &mut BTreeMap<PathBuf, Entry>,
+) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for e in fs::read_dir(root.join(rel))? {
+        let e = e?;
+        let child = rel.join(e.file_name());
+        let abs = root.join(&child);
+        if rel.as_os_str().is_empty() && e.file_name() == ".zfs" {
+            continue;
+        }
+        if exclude.iter().any(|x| *x == abs) {
+            continue;
+        }
+        let ft = e.file_type()?;
+        if ft.is_dir() {
+            out.insert(child.clone(), Entry::Dir);
+            walk_into(root, &child, exclude, out)?;
+        } else if ft.is_symlink() {
+            out.insert(child, Entry::Symlink(fs::read_link(&abs)?));
+        } else if ft.is_file() {
+            let mode = e.metadata()?.permissions().mode() & 0o7777;
+            out.insert(child, Entry::File(mode));
+        }
+    }
+    Ok(())
+}
+
+/// Bytes the regular files under `dir` occupy (each rounded up to 512-byte sectors).
+pub fn tree_size(dir: &Path) -> u64 {
+    let Ok(entries) = walk(dir, &[]) else {
+        return 0;
+    };
+    entries
+        .iter()
+        .filter(|(_, e)| matches!(e, Entry::File(_)))
+        .filter_map(|(p, _)| fs::metadata(dir.join(p)).ok())
+        .map(|m| m.len().div_ceil(512) * 512)
+        .sum()
+}
+
+/// True when the trees under `a` and `b` differ in names, kinds or file contents.
+pub fn differs(a: &Path, b: &Path) -> bool {
+    differs_excluding(a, &[], b)
+}
+
+/// [`differs`], skipping `exclude`d absolute paths under `a`.
+pub fn differs_excluding(a: &Path, exclude: &[PathBuf], b: &Path) -> bool {
+    let (Ok(ea), Ok(eb)) = (walk(a, exclude), walk(b, &[])) else {
+        return true;
+    };
+    if ea.len() != eb.len() {
+        return true;
+    }
+    for ((pa, xa), (pb, xb)) in ea.iter().zip(eb.iter()) {
+        if pa != pb {
+            return true;
+        }
+        match (xa, xb) {
+            (Entry::File(_), Entry::File(_)) => {
+                if !same_file_content(&a.join(pa), &b.join(pb)) {
+                    return true;
+                }
+            }
+            (x, y) if x == y => {}
+            _ => return true,
+        }
+    }
+    false
+}
+
+fn same_file_content(a: &Path, b: &Path) -> bool {
+    match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(ma), Ok(mb)) if ma.len() != mb.len() => return false,
+        (Ok(_), Ok(_)) => {}
+        _ => return false,
+    }
+    matches!((fs::read(a), fs::read(b)), (Ok(x), Ok(y)) if x == y)
+}
+
+/// Copies the tree under `src` into `dst` (created), skipping `exclude`d absolute paths.
+/// A missing `src` copies nothing.
+pub fn copy_tree(src: &Path, dst: &Path, exclude: &[PathBuf]) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::create_dir_all(dst)?;
+    for (rel, e) in walk(src, exclude)? {
+        let to = dst.join(&rel);
+        match e {
+            Entry::Dir => fs::create_dir_all(&to)?,
+            Entry::File(mode) => {
+                fs::copy(src.join(&rel), &to)?;
+                fs::set_permissions(&to, fs::Permissions::from_mode(mode))?;
+            }
+            Entry::Symlink(target) => std::os::unix::fs::symlink(target, &to)?,
+        }
+    }
+    Ok(())
+}
+
+/// Removes everything under `dir` except the `exclude`d absolute paths (and their parents).
+pub fn clear_dir(dir: &Path, exclude: &[PathBuf]) -> io::Result<()> {
+    if !dir.is_dir() {
+        return fs::create_dir_all(dir);
+    }
+    for e in fs::read_dir(dir)? {
+        let p = e?.path();
+        if exclude.iter().any(|x| *x == p) {
+            continue;
+        }
+        if exclude.iter().any(|x| x.starts_with(&p)) {
+            clear_dir(&p, exclude)?;
+            continue;
+        }
+        if p.is_dir() && !p.is_symlink() {
+            fs::remove_dir_all(&p)?;
+        } else {
+            fs::remove_file(&p)?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes a directory tree if present.
+pub fn remove_tree(dir: &Path) -> io::Result<()> {
+    match fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Data directories of mounted descendants of `d` (excluded from `d`'s own data).
+pub fn nested_mounts(st: &State, dirs: &Dirs, d: &Dataset) -> Vec<PathBuf> {
+    let r = Reader {
+        st,
+        dirs,
+        parsable: true,
+    };
+    st.descendants(&d.name)
+        .iter()
+        .filter_map(|n| st.datasets.get(n))
+        .filter(|c| c.mounted)
+        .map(|c| r.data_dir(c))
+        .collect()
+}
+
+/// The live data directory of `d`.
+pub fn live_dir(st: &State, dirs: &Dirs, d: &Dataset) -> PathBuf {
+    Reader {
+        st,
+        dirs,
+        parsable: true,
+    }
+    .data_dir(d)
+}
+
+/// Freezes `d`'s current data as snapshot `guid`; returns the bytes referenced.
+pub fn freeze(st: &State, dirs: &Dirs, d: &Dataset, guid: u64) -> Result<u64> {
+    let dst = dirs.snapdata(d.guid, guid);
+    let live = live_dir(st, dirs, d);
+    let exclude = nested_mounts(st, dirs, d);
+    let entries = walk(&live, &exclude).map_err(|e| SimError::io("read data", e))?;
+    if entries.is_empty() {
+        return Ok(BASE_SIZE);
+    }
+    copy_tree(&live, &dst, &exclude).map_err(|e| SimError::io("freeze snapshot data", e))?;
+    Ok(BASE_SIZE + tree_size(&dst))
+}
+
+/// True when `d`'s live data differs from its newest snapshot (or it has data and no snapshot).
+pub fn modified_since_snapshot(st: &State, dirs: &Dirs, d: &Dataset) -> bool {
+    let live = live_dir(st, dirs, d);
+    let exclude = nested_mounts(st, dirs, d);
+    match d.newest_snapshot() {
+        Some(s) => differs_excluding(&live, &exclude, &dirs.snapdata(d.guid, s.guid)),
+        None => walk(&live, &exclude).is_ok_and(|e| !e.is_empty()),
+    }
+}
+
+/// Replaces `d`'s live data with the contents of `src` (a snapshot's frozen data).
+pub fn restore(st: &State, dirs: &Dirs, d: &Dataset, src: &Path) -> Result<()> {
+    let live = live_dir(st, dirs, d);
+    let exclude = nested_mounts(st, dirs, d);
+    clear_dir(&live, &exclude).map_err(|e| SimError::io("clear data", e))?;
+    copy_tree(src, &live, &[]).map_err(|e| SimError::io("restore data", e))
+}
+
+/// Recreates the tree `src` at `dst` with hard links for files (snapshot data is never modified
+/// in place, only replaced, so sharing files is safe). A missing `src` yields an empty `dst`.
+pub fn link_tree(src: &Path, dst: &Path) -> io::Result<()> {
+    fs::create_dir_all(dst)?;
+    for (rel, e) in walk(src, &[])? {
+        let to = dst.join(&rel);
+        match e {
+            Entry::Dir => fs::create_dir_all(&to)?,
+            Entry::File(_) => fs::hard_link(src.join(&rel), &to)?,
+            Entry::Symlink(target) => std::os::unix::fs::symlink(target, &to)?,
+        }
+    }
+    Ok(())
+}
+
+/// Whether `d` would be mounted automatically in state `st`.
+pub fn mountable(st: &State, d: &Dataset) -> bool {
+    if d.kind != Kind::Filesystem || d.inconsistent {
+        return false;
+    }
+    let r = Reader {
+        st,
+        dirs: &Dirs {
+            root: PathBuf::new(),
+        },
+        parsable: true,
+    };
+    let canmount = d
+        .props
+        .get("canmount")
+        .and_then(|e| e.local.as_ref().or(e.received.as_ref()))
+        .map(String::as_str)
+        .unwrap_or("on");
+    let mp = r.mountpoint(d).value;
+    canmount == "on" && mp.starts_with('/') && crate::crypto::key_available(st, d)
+}
+
+/// Moves data directories so that every filesystem's data is where state `new` says it is,
+/// given it was where `old` said. Creates directories for new filesystems.
+pub fn relocate(old: &State, new: &State, dirs: &Dirs) -> Result<()> {
+    let ro = Reader {
+        st: old,
+        dirs,
+        parsable: true,
+    };
+    let rn = Reader {
+        st: new,
+        dirs,
+        parsable: true,
+    };
+    let mut moves = Vec::new();
+    for d in new.datasets.values().filter(|d| d.kind == Kind::Filesystem) {
+        let to = rn.data_dir(d);
+        match old.datasets.get(&d.name).filter(|o| o.guid == d.guid) {
+            Some(o) => {
+                let from = ro.data_dir(o);
+                if from != to {
+                    moves.push((d.guid, from, to));
+                }
+            }
+            None => {
+                // A dataset renamed keeps its guid: find it by guid.
+                let prev = old.datasets.values().find(|o| o.guid == d.guid);
+                match prev {
+                    Some(o) => {
+                        let from = ro.data_dir(o);
+                        if from != to {
+                            moves.push((d.guid, from, to));
+                        }
+                    }
+                    None => {
+                        fs::create_dir_all(&to).map_err(|e| SimError::io("create data dir", e))?
+                    }
+                }
+            }
+        }
+    }
+    if moves.is_empty() {
+        return Ok(());
+    }
+    // Mounted filesystems whose directory sits inside a moving one stay where they are: move
+    // them out of the way first and back afterwards.
+    for d in new
+        .datasets
+        .values()
+        .filter(|d| d.mounted && d.kind == Kind::Filesystem)
+    {
+        let here = rn.data_dir(d);
+        let moving = moves
+            .iter()
+            .any(|(g, from, _)| *g != d.guid && here.starts_with(from) && here != *from);
+        if moving && !moves.iter().any(|(g, _, _)| *g == d.guid) {
+            moves.push((d.guid, here.clone(), here));
+        }
+    }
+    let staging = dirs.tmp().join("staging");
+    fs::create_dir_all(&staging).map_err(|e| SimError::io("create staging", e))?;
+    moves.sort_by_key(|(_, from, _)| std::cmp::Reverse(from.components().count()));
+    for (guid, from, _) in &moves {
+        let st = staging.join(format!("{guid:016x}"));
+        if from.is_dir() {
+            fs::rename(from, &st).map_err(|e| SimError::io("move data dir", e))?;
+        } else {
+            fs::create_dir_all(&st).map_err(|e| SimError::io("create data dir", e))?;
+        }
+    }
+    moves.sort_by_key(|(_, _, to)| to.components().count());
+    for (guid, _, to) in &moves {
+        let st = staging.join(format!("{guid:016x}"));
+        if let Some(parent) = to.parent() {
+            fs::create_dir_all(parent).map_err(|e| SimError::io("create mountpoint", e))?;
+        }
+        if to.is_dir() {
+            // An empty mountpoint directory left behind is replaced; data is never overwritten.
+            if fs::remove_dir(to).is_err() {
+                fs::remove_dir_all(&st).ok();
+                return Err(SimError::new(format!(
+                    "cannot mount '{}': directory is not empty",
+                    to.display()
+                )));
+            }
+        }
+        fs::rename(&st, to).map_err(|e| SimError::io("move data dir", e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! User holds: `zfs hold`, `zfs release`, `zfs holds`.
+
+use crate::errors::{Result, SimError};
+use crate::format::now;
+use crate::names::Name;
+use crate::state::{Dirs, State};
+
+/// Resolves `fs@snap` (and with `recursive`, the same snapshot of every descendant).
+fn targets(st: &State, full: &str, recursive: bool, errpfx: &str) -> Result<Vec<(String, String)>> {
+    let Name::Snapshot(fs, snap) = Name::parse(full) else {
+        return Err(SimError::new(format!(
+            "{errpfx} '{full}': operation not applicable to datasets of this type"
+        )));
+    };
+    if !st.datasets.contains_key(&fs) {
+        return Err(SimError::no_such_dataset(&fs));
+    }
+    let mut out = Vec::new();
+    if st
+        .datasets
+        .get(&fs)
+        .is_some_and(|d| d.snapshot(&snap).is_some())
+    {
+        out.push((fs.clone(), snap.clone()));
+    } else if !recursive {
+        return Err(SimError::new(format!(
+            "{errpfx} '{full}': dataset does not exist"
+        )));
+    }
+    if recursive {
+        for c in st.descendants(&fs) {
+            if st
+                .datasets
+                .get(&c)
+                .is_some_and(|d| d.snapshot(&snap).is_some())
+            {
+                out.push((c, snap.clone()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `zfs hold [-r] tag snap...` (all or nothing).
+pub fn hold(st: &mut State, tag: &str, snaps: &[String], recursive: bool) -> Result<()> {
+    const PFX: &str = "cannot hold snapshot";
+    if tag.is_empty() || tag.len() > 255 {
+        return Err(SimError::new(format!("{PFX}: tag name too long or empty")));
+    }
+    let mut all = Vec::new();
+    for full in snaps {
+        for (fs, snap) in targets(st, full, recursive, PFX)? {
+            let s = st.get(&fs)?.snapshot(&snap);
+            if s.is_some_and(|s| s.holds.iter().any(|(t, _)| t == tag)) {
+                return Err(SimError::new(format!(
+                    "{PFX} '{fs}@{snap}': tag already exists on this dataset"
+                )));
+            }
+            all.push((fs, snap));
+        }
+    }
+    let t = now();
+    for (fs, snap) in all {
+        if let Some(s) = st.datasets.get_mut(&fs).and_then(|d| d.snapshot_mut(&snap)) {
+            s.holds.push((tag.to_string(), t));
+        }
+    }
+    Ok(())
+}
+
+/// `zfs release [-r] tag snap...`; a deferred-destroy snapshot losing its last hold is destroyed.
+pub fn release(
+    st: &mut State,
+    dirs: &Dirs,
+    tag: &str,
+    snaps: &[String],
+    recursive: bool,
+) -> Result<()> {
+    const PFX: &str = "cannot release hold from snapshot";
+    let mut all = Vec::new();
+    for full in snaps {
+        for (fs, snap) in targets(st, full, recursive, PFX)? {
+            let s = st.get(&fs)?.snapshot(&snap);
+            if !s.is_some_and(|s| s.holds.iter().any(|(t, _)| t == tag)) {
+                return Err(SimError::new(format!(
+                    "{PFX} '{fs}@{snap}': no such tag on this dataset"
+                )));
+            }
+            all.push((fs, snap));
+        }
+    }
+    for (fs, snap) in all {
+        let mut destroy = false;
+        if let Some(s) = st.datasets.get_mut(&fs).and_then(|d| d.snapshot_mut(&snap)) {
+            s.holds.retain(|(t, _)| t != tag);
+            destroy = s.holds.is_empty() && s.defer_destroy;
+        }
+        if destroy {
+            crate::destroy::remove_snapshot(st, dirs, &fs, &snap)?;
+        }
+    }
+    Ok(())
+}
+
+/// One row of `zfs holds`: snapshot name, tag, time.
+pub type HoldRow = (String, String, i64);
+
+/// `zfs holds [-r] snap...`: rows in argument order; missing snapshots yield printed errors.
+pub fn holds(st: &State, snaps: &[String], recursive: bool) -> (Vec<HoldRow>, bool) {
+    let mut rows = Vec::new();
+    let mut failed = false;
+    for full in snaps {
+        match targets(st, full, recursive, "cannot open") {
+            Ok(ts) => {
+                for (fs, snap) in ts {
+                    if let Some(s) = st.datasets.get(&fs).and_then(|d| d.snapshot(&snap)) {
+                        for (tag, t) in &s.holds {
+                            rows.push((format!("{fs}@{snap}"), tag.clone(), *t));
+                        }
+                    }
+                }
+            }
+            Err(_) => {
+                eprintln!("cannot open '{full}': dataset does not exist");
+                failed = true;
+            }
+        }
+    }
+    (rows, failed)
+}

@@ -1,0 +1,605 @@
+//! `zfs receive`: full and incremental streams (each sub-stream of a `-I` package committed on
+//! its own), `-F` rollback, `-s` resumable state with `receive_resume_token`, resumed streams,
+//! `-u`, `-o`/`-x` properties, `-d`/`-e` naming, raw encrypted streams, and `-A` abort.
+//!
+//! The stream is applied to a private staging tree first (hard-linked from the incremental
+//! base), its checksum verified, and only then committed under the exclusive lock.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::errors::{Result, SimError};
+use crate::faults::Faults;
+use crate::format::now;
+use crate::names::{self, Name};
+use crate::sim::{Sim, new_guid};
+use crate::state::{Crypt, Dataset, Dirs, KeyInfo, Kind, PropEntry, Resume, Snapshot, State};
+use crate::stream::{Begin, Decoder, ReadError, Record};
+
+/// How the destination name is derived (`-d`, `-e`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Naming {
+    /// The target names the filesystem (or snapshot).
+    #[default]
+    Exact,
+    /// `-d`: target + sent path without the pool.
+    Discard,
+    /// `-e`: target + last component of the sent path.
+    Tail,
+}
+
+/// Options of `zfs receive`.
+#[derive(Debug, Clone, Default)]
+pub struct RecvOpts {
+    /// Target filesystem or snapshot.
+    pub target: String,
+    /// `-F`.
+    pub force: bool,
+    /// `-s`.
+    pub resumable: bool,
+    /// `-u`.
+    pub no_mount: bool,
+    /// `-n`.
+    pub dry_run: bool,
+    /// `-v`.
+    pub verbose: bool,
+    /// `-o k=v`.
+    pub set_props: Vec<(String, String)>,
+    /// `-x k`.
+    pub exclude_props: Vec<String>,
+    /// `-d`/`-e`.
+    pub naming: Naming,
+}
+
+/// Runs `zfs receive` reading the stream from `input`; returns the exit code.
+pub fn receive(sim: &Sim, o: &RecvOpts, faults: &Faults, input: impl Read) -> Result<u8> {
+    let mut dec = Decoder::new(input);
+    let mut received = 0;
+    loop {
+        dec.reset();
+        match dec.next() {
+            Ok(None) if received > 0 => return Ok(0),
+            Ok(None) => {
+                return Err(SimError::new("cannot receive: failed to read from stream"));
+            }
+            Ok(Some(Record::Begin(b))) => {
+                receive_one(sim, o, faults, &mut dec, b, false)?;
+                received += 1;
+            }
+            Ok(Some(Record::Resume(r))) => {
+                let (dest, partial) = {
+                    let (_l, st) = sim.read()?;
+                    find_resumable(&st, &sim.dirs, &o.target, r.toguid, r.offset)?
+                };
+                let file = fs::File::open(&partial).map_err(|e| SimError::io("open partial", e))?;
+                let chained = file.chain(dec.into_inner());
+                let mut dec2 = Decoder::new(chained);
+                let begin = match dec2.next() {
+                    Ok(Some(Record::Begin(b))) => b,
+                    _ => {
+                        return Err(SimError::new(format!(
+                            "cannot receive resume stream: saved partial state of {dest} is corrupt"
+                        )));
+                    }
+                };
+                receive_one(sim, o, faults, &mut dec2, begin, true)?;
+                return Ok(0);
+            }
+            Ok(Some(_)) | Err(ReadError::Invalid(_)) => {
+                return Err(SimError::new(
+                    "cannot receive: invalid stream (bad magic number)",
+                ));
+            }
+            Err(ReadError::Truncated) => {
+                return Err(SimError::new("cannot receive: failed to read from stream"));
+            }
+            Err(ReadError::Io(e)) => return Err(SimError::io("read stream", e)),
+        }
+    }
+}
+
+/// Finds the dataset at or under `target` with a partial receive of `toguid` at `offset`.
+fn find_resumable(
+    st: &State,
+    dirs: &Dirs,
+    target: &str,
+    toguid: u64,
+    offset: u64,
+) -> Result<(String, PathBuf)> {
+    let base = Name::parse(target).dataset().to_string();
+    let mut cands = vec![base.clone()];
+    cands.extend(st.descendants(&base));
+    for c in cands {
+        if let Some(d) = st.datasets.get(&c)
+            && let Some(r) = &d.resume
+            && r.toguid == toguid
+        {
+            if r.bytes != offset {
+                return Err(SimError::new(format!(
+                    "cannot receive resume stream: stream offset {offset} does not match the {} bytes saved for {c}",
+                    r.bytes
+                )));
+            }
+            return Ok((c, dirs.partial(d.guid)));
+        }
+    }
+    Err(SimError::new(format!(
+        "cannot receive resume stream: destination '{base}' does not have a matching partially-complete receive state"
+    )))
+}
+
+/// Destination filesystem and snapshot names for a stream.
+fn destination(o: &RecvOpts, b: &Begin) -> Result<(String, String)> {
+    let (sent_fs, sent_snap) = match Name::parse(&b.toname) {
+        Name::Snapshot(f, s) => (f, s),
+        _ => return Err(SimError::new("cannot receive: invalid stream (bad toname)")),
+    };
+    let (fs, snap) = match o.naming {
+        Naming::Exact => match Name::parse(&o.target) {
+            Name::Snapshot(f, s) => (f, s),
+            _ => (o.target.clone(), sent_snap),
+        },
+        Naming::Discard => {
+            let rest = sent_fs.split_once('/').map(|(_, r)| r).unwrap_or("");
+            let fs = if rest.is_empty() {
+                o.target.clone()
+            } else {
+                format!("{}/{rest}", o.target)
+            };
+            (fs, sent_snap)
+        }
+        Naming::Tail => {
+            let tail = sent_fs.rsplit('/').next().unwrap_or(&sent_fs);
+            (format!("{}/{tail}", o.target), sent_snap)
+        }
+    };
+    names::validate(&fs, names::Expect::Dataset, true)
+        .map_err(|w| SimError::new(format!("cannot receive: invalid name: {w}")))?;
+    Ok((fs, snap))
+}
+
+/// What a validated stream will do.
+struct Plan {
+    fs: String,
+    snap: String,
+    errpfx: &'static str,
+    newfs: bool,
+    /// Base snapshot data (incremental).
+    base: Option<PathBuf>,
+}
+
+fn validate(st: &State, dirs: &Dirs, o: &RecvOpts, b: &Begin, resuming: bool) -> Result<Plan> {
+    let (fs, snap) = destination(o, b)?;
+    let newfs = b.fromguid == 0;
+    let errpfx = if resuming && !newfs {
+        "cannot receive resume stream"
+    } else if newfs {
+        "cannot receive new filesystem stream"
+    } else {
+        "cannot receive incremental stream"
+    };
+    let raw = b.crypt.is_some();
+    let err = |m: String| SimError::new(format!("{errpfx}: {m}"));
+    match st.datasets.get(&fs) {
+        Some(d) => {
+            let resuming_this = resuming && d.resume.is_some();
+            if newfs && !(resuming_this && d.inconsistent) {
+                if !o.force {
+                    return Err(err(format!(
+                        "destination '{fs}' exists\nmust specify -F to overwrite it"
+                    )));
+                }
+                if let Some(s) = d.snapshots.first() {
+                    return Err(err(format!(
+                        "destination has snapshots (eg. {fs}@{})\nmust destroy them to overwrite it",
+                        s.name
+                    )));
+                }
+                if d.crypt.is_some() || raw {
+                    return Err(err(
+                        "zfs receive -F cannot be used to destroy an encrypted filesystem or overwrite an unencrypted one with an encrypted one".into(),
+                    ));
+                }
+            }
+            if !newfs && d.crypt.is_none() && raw {
+                return Err(err(
+                    "cannot perform raw receive on top of existing unencrypted dataset".into(),
+                ));
+            }
+            if d.resume.is_some() && !resuming_this {
+                return Err(err(format!(
+                    "destination {fs} contains partially-complete state from \"zfs receive -s\"."
+                )));
+            }
+            let mut base = None;
+            if !newfs {
+                if !o.force && crate::data::modified_since_snapshot(st, dirs, d) {
+                    return Err(err(format!(
+                        "destination {fs} has been modified\nsince most recent snapshot"
+                    )));
+                }
+                let from = d.snapshots.iter().find(|s| s.guid == b.fromguid);
+                let newest = d.newest_snapshot().map(|s| s.guid);
+                match from {
+                    Some(f) if o.force || Some(f.guid) == newest => {
+                        base = Some(dirs.snapdata(d.guid, f.guid));
+                    }
+                    _ => {
+                        return Err(err(format!(
+                            "most recent snapshot of {fs} does not\nmatch incremental source"
+                        )));
+                    }
+                }
+            }
+            if d.snapshot(&snap).is_some() {
+                return Err(SimError::new(format!(
+                    "cannot restore to {fs}@{snap}: destination already exists"
+                )));
+            }
+            Ok(Plan {
+                fs,
+                snap,
+                errpfx,
+                newfs,
+                base,
+            })
+        }
+        None => {
+            let parent = names::parent(&fs);
+            if !newfs || parent.is_none() {
+                return Err(err(format!("destination '{fs}' does not exist")));
+            }
+            let parent = parent.unwrap_or_default();
+            match st.datasets.get(parent) {
+                None => Err(SimError::new(format!(
+                    "cannot open '{parent}': dataset does not exist\n{errpfx}: unable to restore to destination"
+                ))),
+                Some(p) if p.kind != Kind::Filesystem => {
+                    Err(err(format!("parent '{parent}' is not a filesystem")))
+                }
+                Some(p) if !raw && p.crypt.is_some() && !crate::crypto::key_available(st, p) => {
+                    Err(SimError::new(format!(
+                        "{errpfx}: inherited key must be loaded"
+                    )))
+                }
+                Some(_) => Ok(Plan {
+                    fs,
+                    snap,
+                    errpfx,
+                    newfs,
+                    base: None,
+                }),
+            }
+        }
+    }
+}
+
+fn receive_one<R: Read>(
+    sim: &Sim,
+    o: &RecvOpts,
+    faults: &Faults,
+    dec: &mut Decoder<R>,
+    b: Begin,
+    resuming: bool,
+) -> Result<()> {
+    let staging = sim.dirs.tmp().join(format!(
+        "recv-{}-{:x}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    let spool = staging.with_extension("spool");
+    let result = receive_staged(sim, o, faults, dec, &b, resuming, &staging, &spool);
+    let _ = crate::data::remove_tree(&staging);
+    let _ = fs::remove_file(&spool);
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn receive_staged<R: Read>(
+    sim: &Sim,
+    o: &RecvOpts,
+    faults: &Faults,
+    dec: &mut Decoder<R>,
+    b: &Begin,
+    resuming: bool,
+    staging: &Path,
+    spool: &Path,
+) -> Result<()> {
+    let plan = {
+        let (_l, st) = sim.read()?;
+        let plan = validate(&st, &sim.dirs, o, b, resuming)?;
+        if faults.recv_nospace {
+            return Err(SimError::new(format!("{}: out of space", plan.errpfx)));
+        }
+        match &plan.base {
+            Some(base) => crate::data::link_tree(base, staging),
+            None => fs::create_dir_all(staging),
+        }
+        .map_err(|e| SimError::io("prepare receive", e))?;
+        plan
+    };
+    if o.verbose {
+        println!(
+            "{} {} stream of {} into {}@{}",
+            if o.dry_run {
+                "would receive"
+            } else {
+                "receiving"
+            },
+            if plan.newfs { "full" } else { "incremental" },
+            b.toname,
+            plan.fs,
+            plan.snap
+        );
+    }
+    if o.resumable {
+        // Keep every byte of this sub-stream (begin record included) for a later resume.
+        let mut f = fs::File::create(spool).map_err(|e| SimError::io("create spool", e))?;
+        let mut enc_begin = crate::stream::Encoder::new(&mut f);
+        enc_begin
+            .begin(b)
+            .map_err(|e| SimError::io("write spool", e))?;
+        dec.record_raw(Some(f));
+    }
+    let applied = crate::stream::apply(dec, staging);
+    let raw_copy = dec.take_raw();
+    match applied {
+        Ok(_) => {
+            if o.dry_run {
+                return Ok(());
+            }
+            sim.mutate(|st, dirs| commit(st, dirs, o, b, &plan, staging))
+        }
+        Err(ReadError::Truncated) => {
+            let saved = raw_copy.map_err(|e| SimError::io("write spool", e))?;
+            if !o.resumable || saved.is_none() {
+                return Err(SimError::new(format!("{}: incomplete stream", plan.errpfx)));
+            }
+            let bytes = fs::metadata(spool).map(|m| m.len()).unwrap_or(0);
+            let token = sim.mutate(|st, dirs| save_partial(st, dirs, b, &plan, spool, bytes))?;
+            Err(SimError::new(format!(
+                "{}: checksum mismatch or incomplete stream.\nPartially received snapshot is saved.\nA resuming stream can be generated on the sending system by running:\n    zfs send -t {token}",
+                plan.errpfx
+            )))
+        }
+        Err(ReadError::Invalid(why)) if why == "checksum mismatch" => {
+            Err(SimError::new(format!("{}: checksum mismatch", plan.errpfx)))
+        }
+        Err(ReadError::Invalid(why)) => Err(SimError::new(format!(
+            "{}: invalid backup stream ({why})",
+            plan.errpfx
+        ))),
+        Err(ReadError::Io(e)) => Err(SimError::io("receive", e)),
+    }
+}
+
+/// Properties a receive sets: the stream's (as received, minus `-x`), and `-o` (local).
+fn apply_props(d: &mut Dataset, o: &RecvOpts, b: &Begin) {
+    if b.flags.props {
+        for e in d.props.values_mut() {
+            e.received = None;
+        }
+        for (k, v) in &b.props {
+            if o.exclude_props.iter().any(|x| x == k) {
+                continue;
+            }
+            d.props.entry(k.clone()).or_default().received = Some(v.clone());
+        }
+        d.props
+            .retain(|k, e| e.local.is_some() || e.received.is_some() || k.starts_with('%'));
+    }
+    for (k, v) in &o.set_props {
+        d.props.insert(
+            k.clone(),
+            PropEntry {
+                local: Some(v.clone()),
+                received: d.props.get(k).and_then(|e| e.received.clone()),
+            },
+        );
+    }
+}
+
+/// Encryption of a newly received dataset.
+fn new_crypt(st: &State, fs: &str, b: &Begin) -> Option<Crypt> {
+    match &b.crypt {
+        Some(c) => Some(Crypt {
+            algorithm: c.algorithm.clone(),
+            root: fs.to_string(),
+            key: Some(KeyInfo {
+                format: c.format.clone(),
+                location: "prompt".into(),
+                iters: c.iters,
+                fingerprint: c.fingerprint.clone(),
+                loaded: false,
+            }),
+        }),
+        None => {
+            let p = st.datasets.get(names::parent(fs)?)?;
+            p.crypt.as_ref().map(|pc| Crypt {
+                algorithm: pc.algorithm.clone(),
+                root: pc.root.clone(),
+                key: None,
+            })
+        }
+    }
+}
+
+fn commit(
+    st: &mut State,
+    dirs: &Dirs,
+    o: &RecvOpts,
+    b: &Begin,
+    plan: &Plan,
+    staging: &Path,
+) -> Result<()> {
+    let pool = plan.fs.split('/').next().unwrap_or("").to_string();
+    if plan.newfs {
+        let existing = st.datasets.get(&plan.fs).cloned();
+        let mut d = match existing {
+            Some(old) if old.inconsistent => old,
+            Some(_) => {
+                crate::destroy::remove_dataset(st, dirs, &plan.fs)?;
+                let txg = st.next_txg(&pool);
+                Dataset::new(&plan.fs, kind_of(b), new_guid(), txg, now())
+            }
+            None => {
+                let txg = st.next_txg(&pool);
+                Dataset::new(&plan.fs, kind_of(b), new_guid(), txg, now())
+            }
+        };
+        d.inconsistent = false;
+        d.resume = None;
+        if d.crypt.is_none() {
+            d.crypt = new_crypt(st, &plan.fs, b);
+        }
+        apply_props(&mut d, o, b);
+        let txg = st.next_txg(&pool);
+        add_snapshot(dirs, &mut d, b, plan, staging, txg)?;
+        d.mounted = false;
+        let _ = fs::remove_file(dirs.partial(d.guid));
+        st.datasets.insert(plan.fs.clone(), d);
+        let mount = !o.no_mount
+            && st
+                .datasets
+                .get(&plan.fs)
+                .is_some_and(|d| crate::data::mountable(st, d));
+        if let Some(d) = st.datasets.get_mut(&plan.fs) {
+            d.mounted = mount;
+        }
+        let d = st.get(&plan.fs)?;
+        let live = crate::data::live_dir(st, dirs, d);
+        crate::data::remove_tree(&live).map_err(|e| SimError::io("clear data", e))?;
+        crate::data::copy_tree(&dirs.snapdata(d.guid, b.toguid), &live, &[])
+            .map_err(|e| SimError::io("materialise data", e))?;
+        return Ok(());
+    }
+    let d = st.get(&plan.fs)?;
+    if d.snapshots.iter().all(|s| s.guid != b.fromguid) {
+        return Err(SimError::new(format!(
+            "{}: most recent snapshot of {} does not\nmatch incremental source",
+            plan.errpfx, plan.fs
+        )));
+    }
+    let from_txg = d
+        .snapshots
+        .iter()
+        .find(|s| s.guid == b.fromguid)
+        .map(|s| s.createtxg)
+        .unwrap_or(0);
+    let later: Vec<String> = d
+        .snapshots
+        .iter()
+        .filter(|s| s.createtxg > from_txg)
+        .map(|s| s.name.clone())
+        .collect();
+    if later
+        .iter()
+        .any(|n| d.snapshot(n).is_some_and(|s| !s.holds.is_empty()))
+    {
+        return Err(SimError::new(format!("{}: dataset is busy", plan.errpfx)));
+    }
+    for n in &later {
+        crate::destroy::remove_snapshot(st, dirs, &plan.fs, n)?;
+    }
+    let txg = st.next_txg(&pool);
+    let mut d = st.get(&plan.fs)?.clone();
+    d.resume = None;
+    let _ = fs::remove_file(dirs.partial(d.guid));
+    apply_props(&mut d, o, b);
+    add_snapshot(dirs, &mut d, b, plan, staging, txg)?;
+    let guid = d.guid;
+    st.datasets.insert(plan.fs.clone(), d);
+    let d = st.get(&plan.fs)?;
+    crate::data::restore(st, dirs, d, &dirs.snapdata(guid, b.toguid))
+}
+
+fn kind_of(b: &Begin) -> Kind {
+    if b.volume {
+        Kind::Volume
+    } else {
+        Kind::Filesystem
+    }
+}
+
+fn add_snapshot(
+    dirs: &Dirs,
+    d: &mut Dataset,
+    b: &Begin,
+    plan: &Plan,
+    staging: &Path,
+    txg: u64,
+) -> Result<()> {
+    let dst = dirs.snapdata(d.guid, b.toguid);
+    crate::data::remove_tree(&dst).map_err(|e| SimError::io("replace snapshot data", e))?;
+    if let Some(parent) = dst.parent() {
+        fs::create_dir_all(parent).map_err(|e| SimError::io("store snapshot data", e))?;
+    }
+    fs::rename(staging, &dst).map_err(|e| SimError::io("store snapshot data", e))?;
+    let referenced = crate::data::BASE_SIZE + crate::data::tree_size(&dst);
+    d.snapshots.push(Snapshot {
+        name: plan.snap.clone(),
+        guid: b.toguid,
+        createtxg: txg,
+        creation: b.creation,
+        referenced,
+        defer_destroy: false,
+        holds: Vec::new(),
+        props: Default::default(),
+    });
+    crate::snapshot::touch_snapshots_changed(d, now());
+    Ok(())
+}
+
+fn save_partial(
+    st: &mut State,
+    dirs: &Dirs,
+    b: &Begin,
+    plan: &Plan,
+    spool: &Path,
+    bytes: u64,
+) -> Result<String> {
+    let pool = plan.fs.split('/').next().unwrap_or("").to_string();
+    if !st.datasets.contains_key(&plan.fs) {
+        let txg = st.next_txg(&pool);
+        let mut d = Dataset::new(&plan.fs, kind_of(b), new_guid(), txg, now());
+        d.inconsistent = true;
+        d.crypt = new_crypt(st, &plan.fs, b);
+        st.datasets.insert(plan.fs.clone(), d);
+    }
+    let Some(d) = st.datasets.get_mut(&plan.fs) else {
+        return Err(SimError::no_such_dataset(&plan.fs));
+    };
+    let resume = Resume {
+        toguid: b.toguid,
+        fromguid: b.fromguid,
+        toname: b.toname.clone(),
+        bytes,
+        flags: b.flags.bits(),
+    };
+    d.resume = Some(resume.clone());
+    let partial = dirs.partial(d.guid);
+    if let Some(parent) = partial.parent() {
+        fs::create_dir_all(parent).map_err(|e| SimError::io("save partial receive", e))?;
+    }
+    fs::rename(spool, &partial).map_err(|e| SimError::io("save partial receive", e))?;
+    Ok(crate::resume::encode_token(&resume, d))
+}
+
+/// `zfs receive -A fs`: discards partial state (and an inconsistent new dataset).
+pub fn abort(st: &mut State, dirs: &Dirs, fs: &str) -> Result<()> {
+    let d = st.get(fs)?;
+    if d.resume.is_none() {
+        return Err(SimError::new(format!(
+            "'{fs}' does not have any resumable receive state to abort"
+        )));
+    }
+    let _ = fs::remove_file(dirs.partial(d.guid));
+    if d.inconsistent {
+        return crate::destroy::remove_dataset(st, dirs, fs);
+    }
+    if let Some(d) = st.datasets.get_mut(fs) {
+        d.resume = None;
+    }
+    Ok(())
+}
