@@ -4,6 +4,8 @@
 
 pub mod abstractions;
 pub mod endpoint;
+pub mod executor;
 pub mod filter;
 pub mod planner;
 pub mod prune;
+pub mod report;

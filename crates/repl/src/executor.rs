@@ -1,0 +1,682 @@
+//! Running a replication: attempts, planning, step scheduling, retries.
+//!
+//! [`replicate`] is the entry point the daemon calls for push and pull alike.
+//!
+//! # Attempts and retries
+//! An attempt lists both sides once (one `list_filesystems` and one `list_versions` per side),
+//! plans every filesystem, then runs the steps. A filesystem whose step fails with a temporary
+//! error (network, timeout, busy) is retried in the next attempt, after both peers answer a ping
+//! again (exponential backoff up to `reconnect_deadline`); attempts are bounded by `max_attempts`.
+//! A permanent error fails that filesystem for the rest of the run; the others go on. The first
+//! attempt records, per filesystem, the newest sender snapshot (by createtxg): later attempts never
+//! chase snapshots created after the run started.
+//!
+//! # Scheduling
+//! At most `concurrency_steps` steps run at once, one per filesystem at a time. Among the
+//! filesystems whose next step can run, the one whose target snapshot is oldest (smallest createtxg,
+//! the fast-path ordering ZFS lists) goes first. On initial replication a child waits for every
+//! ancestor that is itself being initially replicated, and fails with the ancestor's error if the
+//! ancestor fails. Size estimates (`zfs send -nvP`) run before the steps, at most
+//! `concurrency_size_estimates` at once.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::stream::{self, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio::task::JoinSet;
+
+use crate::endpoint::{
+    ByteStream, ClearResumeTokenRequest, EndpointError, ErrorKind, FilesystemInfo, FsPath,
+    FsVersion, HintRequest, ListVersionsRequest, ReceiveRequest, Receiver, SendCompletedRequest,
+    SendRequest, Sender,
+};
+use crate::planner::{FsInput, FsPlan, PlanOptions, PlanOutcome, PlannedStep, plan_filesystem};
+use crate::report::{
+    AttemptReport, AttemptState, FsReport, FsState, Progress, Report, ReportError, StepReport,
+    StepState, unix_now,
+};
+
+/// How a replication run behaves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicationOptions {
+    /// Planner options (initial replication policy, protection, batching, rollback).
+    pub plan: PlanOptions,
+    /// Steps running at once (`replication.concurrency.steps`), at least 1.
+    pub concurrency_steps: usize,
+    /// Size estimates running at once (`replication.concurrency.size_estimates`), at least 1.
+    pub concurrency_size_estimates: usize,
+    /// Attempts per run, at least 1.
+    pub max_attempts: u32,
+    /// How long to wait for both peers to answer again after a temporary error.
+    pub reconnect_deadline: Duration,
+    /// First backoff between pings.
+    pub backoff_initial: Duration,
+    /// Longest backoff between pings.
+    pub backoff_max: Duration,
+}
+
+impl Default for ReplicationOptions {
+    fn default() -> Self {
+        Self {
+            plan: PlanOptions::default(),
+            concurrency_steps: 1,
+            concurrency_size_estimates: 4,
+            max_attempts: 3,
+            reconnect_deadline: Duration::from_secs(600),
+            backoff_initial: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Replicates everything the sender offers to the receiver, with retries; returns the report
+/// (also kept up to date in `progress` while running).
+pub async fn replicate(
+    sender: Arc<dyn Sender>,
+    receiver: Arc<dyn Receiver>,
+    options: &ReplicationOptions,
+    progress: &Progress,
+) -> Report {
+    *progress.lock() = Report {
+        started_at: unix_now(),
+        finished_at: None,
+        attempts: Vec::new(),
+    };
+    let mut run = RunState::default();
+    let max_attempts = options.max_attempts.max(1);
+    for number in 1..=max_attempts {
+        progress.lock().attempts.push(AttemptReport {
+            number,
+            started_at: unix_now(),
+            finished_at: None,
+            state: AttemptState::Planning,
+            error: None,
+            filesystems: Vec::new(),
+        });
+        let result = run_attempt(&sender, &receiver, options, progress, &mut run).await;
+        let retry = {
+            let mut report = progress.lock();
+            let attempt = report.attempts.last_mut();
+            match (&result, attempt) {
+                (Ok(retry), Some(a)) => {
+                    a.state = AttemptState::Done;
+                    a.finished_at = Some(unix_now());
+                    *retry
+                }
+                (Err(e), Some(a)) => {
+                    a.state = AttemptState::Failed;
+                    a.error = Some(e.into());
+                    a.finished_at = Some(unix_now());
+                    e.is_temporary()
+                }
+                (_, None) => false,
+            }
+        };
+        if !retry || number == max_attempts {
+            break;
+        }
+        if let Err(e) = wait_for_connectivity(sender.as_ref(), receiver.as_ref(), options).await {
+            if let Some(a) = progress.lock().attempts.last_mut() {
+                a.error = Some((&e).into());
+            }
+            break;
+        }
+    }
+    let mut report = progress.lock();
+    report.finished_at = Some(unix_now());
+    report.clone()
+}
+
+/// Pings both peers until they answer, with exponential backoff, up to the deadline.
+pub async fn wait_for_connectivity(
+    sender: &dyn Sender,
+    receiver: &dyn Receiver,
+    options: &ReplicationOptions,
+) -> Result<(), EndpointError> {
+    let deadline = tokio::time::Instant::now() + options.reconnect_deadline;
+    let mut backoff = options.backoff_initial;
+    loop {
+        tokio::time::sleep(
+            backoff.min(deadline.saturating_duration_since(tokio::time::Instant::now())),
+        )
+        .await;
+        let (s, r) = tokio::join!(sender.ping(), receiver.ping());
+        let err = match (s, r) {
+            (Ok(()), Ok(())) => return Ok(()),
+            (Err(e), _) => e.context("sender"),
+            (_, Err(e)) => e.context("receiver"),
+        };
+        if tokio::time::Instant::now() >= deadline {
+            return Err(err.context("peers did not answer before the reconnect deadline"));
+        }
+        backoff = (backoff * 2).min(options.backoff_max);
+    }
+}
+
+/// What survives from one attempt to the next.
+#[derive(Default)]
+struct RunState {
+    /// Newest sender snapshot createtxg per filesystem at the first attempt.
+    limits: Option<HashMap<FsPath, u64>>,
+    /// Filesystems that failed permanently, with why.
+    permanent: HashMap<FsPath, ReportError>,
+}
+
+/// Per-filesystem execution state within an attempt.
+struct FsRun {
+    plan: FsPlan,
+    steps: Vec<PlannedStep>,
+    next: usize,
+    /// Ancestors (indices) still to finish their initial replication.
+    blockers: usize,
+    dependents: Vec<usize>,
+    finished: bool,
+}
+
+/// Runs one attempt; `Ok(true)` when some filesystem should be retried.
+async fn run_attempt(
+    sender: &Arc<dyn Sender>,
+    receiver: &Arc<dyn Receiver>,
+    options: &ReplicationOptions,
+    progress: &Progress,
+    run: &mut RunState,
+) -> Result<bool, EndpointError> {
+    let all = ListVersionsRequest {
+        filesystems: Vec::new(),
+    };
+    let (sender_fs, receiver_fs) =
+        tokio::join!(sender.list_filesystems(), receiver.list_filesystems());
+    let sender_fs = sender_fs.map_err(|e| e.context("listing the sender's filesystems"))?;
+    let receiver_fs = receiver_fs.map_err(|e| e.context("listing the receiver's filesystems"))?;
+    let (sender_versions, receiver_versions) = tokio::join!(
+        sender.list_versions(all.clone()),
+        receiver.list_versions(all)
+    );
+    let sender_versions =
+        sender_versions.map_err(|e| e.context("listing the sender's versions"))?;
+    let receiver_versions =
+        receiver_versions.map_err(|e| e.context("listing the receiver's versions"))?;
+
+    let sender_map: HashMap<&FsPath, (&[FsVersion], Option<&FsVersion>)> = sender_versions
+        .filesystems
+        .iter()
+        .map(|f| (&f.path, (f.versions.as_slice(), f.cursor.as_ref())))
+        .collect();
+    let receiver_info: HashMap<&FsPath, &FilesystemInfo> =
+        receiver_fs.iter().map(|f| (&f.path, f)).collect();
+    let receiver_map: HashMap<&FsPath, &[FsVersion]> = receiver_versions
+        .filesystems
+        .iter()
+        .map(|f| (&f.path, f.versions.as_slice()))
+        .collect();
+    let limits = run.limits.get_or_insert_with(|| {
+        sender_versions
+            .filesystems
+            .iter()
+            .map(|f| {
+                let newest = f
+                    .versions
+                    .iter()
+                    .filter(|v| v.is_snapshot())
+                    .map(|v| v.createtxg)
+                    .max()
+                    .unwrap_or(0);
+                (f.path.clone(), newest)
+            })
+            .collect()
+    });
+
+    // Plan.
+    let mut paths: Vec<&FilesystemInfo> = sender_fs.iter().collect();
+    paths.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut runs: Vec<FsRun> = Vec::with_capacity(paths.len());
+    let mut reports: Vec<FsReport> = Vec::with_capacity(paths.len());
+    let mut cursors: Vec<Option<&FsVersion>> = Vec::with_capacity(paths.len());
+    for info in &paths {
+        let (versions, cursor) = sender_map.get(&info.path).copied().unwrap_or((&[], None));
+        let plan = plan_filesystem(
+            FsInput {
+                path: &info.path,
+                sender: versions,
+                receiver_fs: receiver_info.get(&info.path).copied(),
+                receiver: receiver_map.get(&info.path).copied().unwrap_or(&[]),
+                sender_limit: Some(limits.get(&info.path).copied().unwrap_or(0)),
+            },
+            &options.plan,
+        );
+        let steps = match &plan.outcome {
+            PlanOutcome::Steps { steps } => steps.clone(),
+            _ => Vec::new(),
+        };
+        let (state, error) = if let Some(e) = run.permanent.get(&info.path) {
+            (FsState::Skipped, Some(e.clone()))
+        } else {
+            match &plan.outcome {
+                PlanOutcome::UpToDate => (FsState::UpToDate, None),
+                PlanOutcome::NothingToSend => (FsState::NothingToSend, None),
+                PlanOutcome::Steps { .. } => (FsState::Planned, None),
+                PlanOutcome::Conflict { conflict } => (
+                    FsState::Conflict,
+                    Some(ReportError {
+                        kind: ErrorKind::Conflict,
+                        message: conflict.to_string(),
+                    }),
+                ),
+            }
+        };
+        reports.push(FsReport {
+            path: info.path.clone(),
+            state,
+            error,
+            steps: steps.iter().map(step_report).collect(),
+        });
+        cursors.push(cursor);
+        runs.push(FsRun {
+            finished: state != FsState::Planned,
+            plan,
+            steps,
+            next: 0,
+            blockers: 0,
+            dependents: Vec::new(),
+        });
+    }
+    for r in &reports {
+        if let (FsState::Conflict, Some(error)) = (r.state, &r.error) {
+            run.permanent.insert(r.path.clone(), error.clone());
+        }
+    }
+    if let Some(a) = progress.lock().attempts.last_mut() {
+        a.filesystems = reports;
+        a.state = AttemptState::Executing;
+    }
+
+    // Parent-before-child on initial replication.
+    let index: HashMap<FsPath, usize> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.plan.path.clone(), i))
+        .collect();
+    let mut parent_failures: Vec<(usize, usize)> = Vec::new();
+    for child in 0..runs.len() {
+        if runs[child].finished || !runs[child].plan.initial {
+            continue;
+        }
+        for ancestor in runs[child].plan.path.ancestors() {
+            let Some(&a) = index.get(&ancestor) else {
+                continue;
+            };
+            if !runs[a].plan.initial {
+                continue;
+            }
+            match &runs[a].plan.outcome {
+                PlanOutcome::Steps { .. } if !runs[a].finished => {
+                    runs[child].blockers += 1;
+                    runs[a].dependents.push(child);
+                }
+                PlanOutcome::Conflict { .. } => parent_failures.push((child, a)),
+                _ => {}
+            }
+        }
+    }
+    let mut retry = false;
+    let mut exec = Exec {
+        runs,
+        progress,
+        permanent: &mut run.permanent,
+        retry: &mut retry,
+    };
+    for (child, ancestor) in parent_failures {
+        let error = exec.fs_error(ancestor);
+        exec.fail_dependent(child, ancestor, &error, false);
+    }
+
+    // Prepare: hints, aborting unusable resume tokens, size estimates.
+    let prepared: Vec<(usize, Result<Estimates, EndpointError>)> = stream::iter(
+        exec.runs
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| !r.finished || needs_hint(r, cursors[*i]))
+            .map(|(i, r)| {
+                let hint = needs_hint(r, cursors[i]).then(|| HintRequest {
+                    filesystem: r.plan.path.clone(),
+                    version: r.plan.common.clone(),
+                    protection: options.plan.protection.incremental,
+                });
+                let abort = r.plan.abort_resume.clone();
+                let path = r.plan.path.clone();
+                let steps = if r.finished {
+                    Vec::new()
+                } else {
+                    r.steps.clone()
+                };
+                let sender = Arc::clone(sender);
+                let receiver = Arc::clone(receiver);
+                async move {
+                    let result = prepare(sender, receiver, path, hint, abort, steps).await;
+                    (i, result)
+                }
+            }),
+    )
+    .buffer_unordered(options.concurrency_size_estimates.max(1))
+    .collect()
+    .await;
+    for (i, result) in prepared {
+        match result {
+            Ok(estimates) => {
+                for (s, estimate) in estimates.into_iter().enumerate() {
+                    progress.with_step(i, s, |step| step.bytes_expected = estimate);
+                }
+            }
+            Err(e) if !exec.runs[i].finished => exec.fail(i, &e),
+            Err(e) => progress.with_fs(i, |fs| fs.error = Some((&e).into())),
+        }
+    }
+
+    // Execute.
+    let mut ready: BinaryHeap<Reverse<(u64, usize)>> = BinaryHeap::new();
+    for (i, r) in exec.runs.iter().enumerate() {
+        if !r.finished && r.blockers == 0 {
+            ready.push(Reverse((r.steps[0].to.createtxg, i)));
+        }
+    }
+    let mut running: JoinSet<(usize, usize, Result<(), EndpointError>)> = JoinSet::new();
+    let concurrency = options.concurrency_steps.max(1);
+    loop {
+        while running.len() < concurrency {
+            let Some(Reverse((_, i))) = ready.pop() else {
+                break;
+            };
+            if exec.runs[i].finished {
+                continue;
+            }
+            let step_index = exec.runs[i].next;
+            let step = exec.runs[i].steps[step_index].clone();
+            let path = exec.runs[i].plan.path.clone();
+            progress.with_fs(i, |fs| fs.state = FsState::Running);
+            progress.with_step(i, step_index, |s| s.state = StepState::Running);
+            let sender = Arc::clone(sender);
+            let receiver = Arc::clone(receiver);
+            let progress = progress.clone();
+            running.spawn(async move {
+                let result = run_step(sender, receiver, path, step, &progress, i, step_index).await;
+                (i, step_index, result)
+            });
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        let (i, step_index, result) = joined
+            .map_err(|e| EndpointError::permanent(format!("replication step task failed: {e}")))?;
+        match result {
+            Ok(()) => {
+                progress.with_step(i, step_index, |s| s.state = StepState::Done);
+                let r = &mut exec.runs[i];
+                r.next += 1;
+                if r.next < r.steps.len() {
+                    ready.push(Reverse((r.steps[r.next].to.createtxg, i)));
+                } else {
+                    r.finished = true;
+                    progress.with_fs(i, |fs| fs.state = FsState::Done);
+                    for d in std::mem::take(&mut r.dependents) {
+                        let child = &mut exec.runs[d];
+                        child.blockers -= 1;
+                        if child.blockers == 0 && !child.finished {
+                            ready.push(Reverse((child.steps[0].to.createtxg, d)));
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                let step = exec.runs[i].steps[step_index].clone();
+                progress.with_step(i, step_index, |s| {
+                    s.state = StepState::Failed;
+                    s.error = Some((&e).into());
+                });
+                if let Some(token) = step.resume_token.filter(|_| !e.is_temporary()) {
+                    // The sender refused the token: abort it so the next attempt starts afresh.
+                    let cleared = receiver
+                        .clear_resume_token(ClearResumeTokenRequest {
+                            filesystem: exec.runs[i].plan.path.clone(),
+                            token,
+                        })
+                        .await;
+                    let e = match cleared {
+                        Ok(()) => EndpointError::temporary(format!(
+                            "resume token refused ({e}); partial receive aborted, replanning"
+                        )),
+                        Err(clear) => {
+                            e.context(format!("aborting the partial receive failed: {clear}"))
+                        }
+                    };
+                    exec.fail(i, &e);
+                } else {
+                    exec.fail(i, &e);
+                }
+            }
+        }
+    }
+    Ok(retry)
+}
+
+fn needs_hint(run: &FsRun, cursor: Option<&FsVersion>) -> bool {
+    match (&run.plan.common, cursor) {
+        (Some(common), Some(cursor)) => common.guid != cursor.guid,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
+fn step_report(step: &PlannedStep) -> StepReport {
+    StepReport {
+        from: step.from.as_ref().map(FsVersion::relative_name),
+        to: step.to.name.clone(),
+        incremental: step.incremental,
+        snapshots: step.snapshots,
+        state: StepState::Pending,
+        bytes_expected: None,
+        bytes_replicated: 0,
+        resumed: step.resume_token.is_some(),
+        error: None,
+    }
+}
+
+/// Attempt-local failure bookkeeping.
+struct Exec<'a> {
+    runs: Vec<FsRun>,
+    progress: &'a Progress,
+    permanent: &'a mut HashMap<FsPath, ReportError>,
+    retry: &'a mut bool,
+}
+
+impl Exec<'_> {
+    fn fs_error(&self, i: usize) -> ReportError {
+        self.progress
+            .snapshot()
+            .last_attempt()
+            .and_then(|a| a.filesystems.get(i))
+            .and_then(|f| f.error.clone())
+            .unwrap_or(ReportError {
+                kind: ErrorKind::Permanent,
+                message: "failed".into(),
+            })
+    }
+
+    /// Marks filesystem `i` failed and fails everything waiting for it.
+    fn fail(&mut self, i: usize, error: &EndpointError) {
+        let report: ReportError = error.into();
+        let temporary = error.is_temporary();
+        self.runs[i].finished = true;
+        self.progress.with_fs(i, |fs| {
+            fs.state = FsState::Failed;
+            fs.error = Some(report.clone());
+        });
+        if temporary {
+            *self.retry = true;
+        } else {
+            self.permanent
+                .insert(self.runs[i].plan.path.clone(), report.clone());
+        }
+        for d in std::mem::take(&mut self.runs[i].dependents) {
+            self.fail_dependent(d, i, &report, temporary);
+        }
+    }
+
+    fn fail_dependent(
+        &mut self,
+        child: usize,
+        ancestor: usize,
+        cause: &ReportError,
+        temporary: bool,
+    ) {
+        if self.runs[child].finished {
+            return;
+        }
+        let report = ReportError {
+            kind: cause.kind,
+            message: format!(
+                "parent {} failed its initial replication: {}",
+                self.runs[ancestor].plan.path, cause.message
+            ),
+        };
+        self.runs[child].finished = true;
+        self.progress.with_fs(child, |fs| {
+            fs.state = FsState::ParentFailed;
+            fs.error = Some(report.clone());
+        });
+        if temporary {
+            *self.retry = true;
+        } else {
+            self.permanent
+                .insert(self.runs[child].plan.path.clone(), report.clone());
+        }
+        for d in std::mem::take(&mut self.runs[child].dependents) {
+            self.fail_dependent(d, child, &report, temporary);
+        }
+    }
+}
+
+/// Size estimates of a filesystem's steps, in step order.
+type Estimates = Vec<Option<u64>>;
+
+/// Hint, abort, estimates for one filesystem.
+async fn prepare(
+    sender: Arc<dyn Sender>,
+    receiver: Arc<dyn Receiver>,
+    path: FsPath,
+    hint: Option<HintRequest>,
+    abort: Option<String>,
+    steps: Vec<PlannedStep>,
+) -> Result<Estimates, EndpointError> {
+    if let Some(hint) = hint {
+        sender
+            .hint_most_recent_common_ancestor(hint)
+            .await
+            .map_err(|e| e.context("moving the replication cursor"))?;
+    }
+    if let Some(token) = abort {
+        receiver
+            .clear_resume_token(ClearResumeTokenRequest {
+                filesystem: path.clone(),
+                token,
+            })
+            .await
+            .map_err(|e| e.context("aborting an unusable partial receive"))?;
+    }
+    let mut estimates = Vec::with_capacity(steps.len());
+    for step in steps {
+        // An estimate is informative only: a failed estimate does not fail the filesystem.
+        let estimate = sender
+            .send_estimate(send_request(&path, &step))
+            .await
+            .ok()
+            .and_then(|e| e.expected_bytes);
+        estimates.push(estimate);
+    }
+    Ok(estimates)
+}
+
+fn send_request(path: &FsPath, step: &PlannedStep) -> SendRequest {
+    SendRequest {
+        filesystem: path.clone(),
+        from: step.from.clone(),
+        to: step.to.clone(),
+        incremental: step.incremental,
+        resume_token: step.resume_token.clone(),
+        protection: step.protection,
+    }
+}
+
+/// One step: send, receive, confirm.
+async fn run_step(
+    sender: Arc<dyn Sender>,
+    receiver: Arc<dyn Receiver>,
+    path: FsPath,
+    step: PlannedStep,
+    progress: &Progress,
+    fs: usize,
+    step_index: usize,
+) -> Result<(), EndpointError> {
+    let request = send_request(&path, &step);
+    let (response, stream) = sender.send(request.clone()).await?;
+    progress.with_step(fs, step_index, |s| {
+        s.resumed = response.resumed;
+        if s.bytes_expected.is_none() {
+            s.bytes_expected = response.expected_bytes;
+        }
+    });
+    let counted: ByteStream = Box::pin(CountingReader {
+        inner: stream,
+        progress: progress.clone(),
+        fs,
+        step: step_index,
+    });
+    receiver
+        .receive(
+            ReceiveRequest {
+                filesystem: path,
+                from: step.from.clone(),
+                to: step.to.clone(),
+                resume_token: step.resume_token.clone(),
+                flags: response.flags,
+                rollback: step.rollback,
+            },
+            counted,
+        )
+        .await?;
+    sender
+        .send_completed(SendCompletedRequest { request })
+        .await
+        .map_err(|e| e.context("confirming the received step to the sender"))
+}
+
+/// Counts streamed bytes into the report.
+struct CountingReader {
+    inner: ByteStream,
+    progress: Progress,
+    fs: usize,
+    step: usize,
+}
+
+impl AsyncRead for CountingReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let result = self.inner.as_mut().poll_read(cx, buf);
+        let read = (buf.filled().len() - before) as u64;
+        if read > 0 {
+            let (fs, step) = (self.fs, self.step);
+            self.progress
+                .with_step(fs, step, |s| s.bytes_replicated += read);
+        }
+        result
+    }
+}
