@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod bandwidth;
+pub mod certs;
 pub mod client;
 pub mod conn;
 pub mod error;

@@ -11,7 +11,10 @@
 
 pub mod clientmap;
 pub mod local;
+pub mod ssh;
+pub mod stdinserver;
 pub mod tcp;
+pub mod tls;
 
 use crate::error::Result;
 use crate::identity::ClientIdentity;
