@@ -4,6 +4,7 @@
 
 pub mod control;
 pub mod hooks;
+pub mod logging;
 pub mod metrics;
 pub mod snapshot;
 pub mod status;
