@@ -233,3 +233,57 @@ pub fn send_request(path: &str) -> SendRequest {
         protection: Protection::GuaranteeResumability,
     }
 }
+
+/// Serves `listener` in the background until the returned guard is dropped.
+pub fn serve<L: zferry_rpc::transport::Listener + 'static>(
+    listener: L,
+    service: zferry_rpc::server::Service,
+) -> tokio::sync::oneshot::Sender<()> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(zferry_rpc::server::serve(
+        listener,
+        service,
+        zferry_rpc::server::ServerOptions::default(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    stop
+}
+
+/// A client endpoint over `connector` with short timeouts.
+pub fn client<C: zferry_rpc::transport::Connector + 'static>(
+    connector: C,
+) -> zferry_rpc::client::RemoteEndpoint {
+    zferry_rpc::client::RemoteEndpoint::new(
+        Arc::new(connector),
+        zferry_rpc::client::ClientOptions::default(),
+    )
+}
+
+/// A source serving `filesystems`, admitting `clients` (all if `None`) and only `pool/allowed*`.
+pub fn source(
+    log: Arc<Log>,
+    data: Arc<Vec<u8>>,
+    clients: Option<Vec<&str>>,
+) -> zferry_rpc::server::Service {
+    let filter: zferry_rpc::access::FilesystemPredicate =
+        Arc::new(|fs: &FsPath| fs.as_str().starts_with("pool/allowed"));
+    zferry_rpc::server::Service::Source {
+        senders: Arc::new(move |_: &ClientIdentity| {
+            Ok(Arc::new(MockSender {
+                log: log.clone(),
+                data: data.clone(),
+                filesystems: vec!["pool/allowed", "pool/secret"],
+            }) as Arc<dyn Sender>)
+        }),
+        access: zferry_rpc::access::SourceAccess {
+            clients: clients.map(|c| {
+                c.into_iter()
+                    .map(|s| ClientIdentity::new(s).unwrap())
+                    .collect()
+            }),
+            filter,
+        },
+    }
+}
