@@ -87,13 +87,11 @@ fn logfmt(record: &LogRecord) -> String {
     );
     out.push(' ');
     push_pair(&mut out, "level", level_name(record.level));
-    for (key, value) in record
-        .fields
-        .iter()
-        .filter(|(k, _)| CONTEXT_FIELDS.contains(&k.as_str()))
-    {
-        out.push(' ');
-        push_pair(&mut out, key, value);
+    for key in CONTEXT_FIELDS {
+        if let Some(value) = record.field(key) {
+            out.push(' ');
+            push_pair(&mut out, key, value);
+        }
     }
     out.push(' ');
     push_pair(&mut out, "msg", &record.message);
