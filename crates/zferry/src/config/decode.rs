@@ -17,8 +17,16 @@ pub(crate) type DResult<T> = Result<T, DecodeError>;
 pub(crate) struct Path(String);
 
 impl Path {
+    /// The path of a mapping key; keys that are not plain words are quoted in brackets
+    /// (`filesystems["tank/foo<"]`).
     pub(crate) fn key(&self, key: &str) -> Path {
-        if self.0.is_empty() {
+        let plain = !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !plain {
+            Path(format!("{}[{key:?}]", self.0))
+        } else if self.0.is_empty() {
             Path(key.to_owned())
         } else {
             Path(format!("{}.{key}", self.0))

@@ -26,7 +26,10 @@ const UNITS: [(char, i64); 5] = [
 ];
 
 /// What the zrepl duration grammar expects, for messages.
-pub const DURATION_EXPECTED: &str = "a duration: an integer with unit s, m, h, d or w (e.g. `10m`)";
+pub const DURATION_EXPECTED: &str = "a duration (an integer with unit s, m, h, d or w, e.g. `10m`)";
+/// What a positive zrepl duration looks like, for messages.
+pub const POSITIVE_DURATION_EXPECTED: &str =
+    "a positive duration (an integer with unit s, m, h, d or w, e.g. `10m`)";
 
 impl Duration {
     /// Parses zrepl's duration grammar.

@@ -5,8 +5,8 @@ use serde::Serialize;
 use std::path::PathBuf;
 
 use super::decode::{
-    CertKind, CertRef, Ctx, DResult, Fields, Path, fail, list_of, mismatch, non_empty, one_of,
-    parsed, string, type_tag,
+    CertKind, CertRef, Ctx, DResult, Fields, Path, fail, list, list_of, mismatch, non_empty,
+    one_of, parsed, string, type_tag,
 };
 use super::duration::{GO_DURATION_EXPECTED, GoDuration};
 use super::transport::{HOSTPORT_EXPECTED, HostPort};
@@ -308,28 +308,23 @@ pub(crate) fn cert_file(
     Ok(file)
 }
 
+/// At most one `stdout` and one `syslog` outlet; the error points at the second one.
 fn check_single_outlets(node: &Node, path: &Path, outlets: &[LoggingOutlet]) -> DResult<()> {
-    let stdout = outlets
-        .iter()
-        .filter(|o| matches!(o, LoggingOutlet::Stdout(_)))
-        .count();
-    let syslog = outlets
-        .iter()
-        .filter(|o| matches!(o, LoggingOutlet::Syslog(_)))
-        .count();
-    if stdout > 1 {
-        return fail(
-            node,
-            path,
-            "found more than one `stdout` outlet, expected at most one",
-        );
-    }
-    if syslog > 1 {
-        return fail(
-            node,
-            path,
-            "found more than one `syslog` outlet, expected at most one",
-        );
+    let items = list(node, path)?;
+    for kind in ["stdout", "syslog"] {
+        let mut same = outlets.iter().zip(&items).filter(|(o, _)| {
+            matches!(
+                (kind, o),
+                ("stdout", LoggingOutlet::Stdout(_)) | ("syslog", LoggingOutlet::Syslog(_))
+            )
+        });
+        if let (Some(_), Some((_, (second, p)))) = (same.next(), same.next()) {
+            return fail(
+                second,
+                p,
+                format!("found a second `{kind}` outlet, expected at most one"),
+            );
+        }
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use super::decode::{
     Ctx, DResult, Fields, Path, fail, list_of, mismatch, non_empty, one_of, parsed, string,
     string_map, type_tag, unsigned,
 };
-use super::duration::{DURATION_EXPECTED, PositiveDuration};
+use super::duration::{POSITIVE_DURATION_EXPECTED, PositiveDuration};
 use super::filesystems::{FilesystemsFilter, decode_filesystems};
 use super::names;
 use super::pruning::{KeepRule, RuleSide, decode_rules};
@@ -692,7 +692,7 @@ pub(crate) fn decode_job(node: &Node, path: &Path, ctx: &mut Ctx) -> DResult<Job
                     parsed(
                         n,
                         p,
-                        &format!("`manual` or a positive {DURATION_EXPECTED}"),
+                        &format!("`manual` or {POSITIVE_DURATION_EXPECTED}"),
                         PositiveDuration::parse,
                     )
                     .map(Interval::Every)

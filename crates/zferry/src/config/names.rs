@@ -45,9 +45,10 @@ pub fn job_name(name: &str) -> Result<(), String> {
     component(name)
 }
 
-/// Checks a client identity (it becomes a dataset name component below a sink's `root_fs`).
+/// Checks a client identity (it becomes a dataset name component below a sink's `root_fs`),
+/// with the rules of [`component`].
 pub fn client_identity(name: &str) -> Result<(), String> {
-    component(name).map_err(|e| format!("a client identity {e} (it becomes a dataset name)"))
+    component(name)
 }
 
 /// Checks a dataset path such as `pool/backups`: not empty, valid components separated by `/`,

@@ -10,7 +10,7 @@ use serde::{Serialize, Serializer};
 use std::fmt;
 
 use super::decode::{DResult, Fields, Path, fail, list_of, parsed, string, type_tag, unsigned};
-use super::duration::{DURATION_EXPECTED, PositiveDuration};
+use super::duration::{POSITIVE_DURATION_EXPECTED, PositiveDuration};
 use super::yaml::Node;
 
 /// A keep rule.
@@ -76,6 +76,7 @@ impl Pattern {
                 .last()
                 .unwrap_or("invalid")
                 .trim()
+                .trim_start_matches("error: ")
                 .to_owned()
         })
     }
@@ -199,8 +200,12 @@ fn parse_entry(part: &str) -> Result<GridEntry, String> {
         }
         None => (rest, None),
     };
-    let length = PositiveDuration::parse(dur.trim())
-        .map_err(|e| format!("`{}` is not {DURATION_EXPECTED}: {e}", dur.trim()))?;
+    let dur = dur.trim();
+    if dur.is_empty() {
+        return Err("missing the interval length after `x`".to_owned());
+    }
+    let length = PositiveDuration::parse(dur)
+        .map_err(|e| format!("`{dur}` is not {POSITIVE_DURATION_EXPECTED}: {e}"))?;
     let keep = match keep {
         None => GridKeep::Count(1),
         Some(k) => {

@@ -10,12 +10,12 @@ use serde::{Serialize, Serializer};
 use std::path::PathBuf;
 
 use super::decode::{DResult, Fields, Path, fail, list_of, non_empty, parsed, string, type_tag};
-use super::duration::{DURATION_EXPECTED, GoDuration, PositiveDuration};
+use super::duration::{GoDuration, POSITIVE_DURATION_EXPECTED, PositiveDuration};
 use super::filesystems::{FilesystemsFilter, decode_filesystems};
 use super::global::positive_go_duration;
 use super::yaml::Node;
 use crate::daemon::snapshot::naming::SnapshotNamer;
-use crate::daemon::snapshot::schedule::CronSchedule;
+use crate::daemon::snapshot::schedule::{CronSchedule, ScheduleError};
 
 /// When and how a job snapshots.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -79,7 +79,10 @@ impl CronSpec {
                 "has {fields} fields, expected 5 (minute hour day-of-month month day-of-week) or 6 (with leading seconds)"
             ));
         }
-        let schedule = CronSchedule::parse(expr).map_err(|e| e.to_string())?;
+        let schedule = CronSchedule::parse(expr).map_err(|e| match e {
+            ScheduleError::BadCron { why, .. } => why,
+            other => other.to_string(),
+        })?;
         Ok(Self {
             expr: expr.to_owned(),
             schedule,
@@ -195,12 +198,7 @@ pub(crate) fn decode_snapshotting(node: &Node, path: &Path) -> DResult<Snapshott
             )?;
             let prefix = f.req("prefix", non_empty)?;
             let interval = f.req("interval", |n, p| {
-                parsed(
-                    n,
-                    p,
-                    &format!("a positive {DURATION_EXPECTED}"),
-                    PositiveDuration::parse,
-                )
+                parsed(n, p, POSITIVE_DURATION_EXPECTED, PositiveDuration::parse)
             })?;
             let hooks = f.or("hooks", Vec::new(), |n, p| {
                 list_of(n, p, false, decode_hook)
@@ -262,13 +260,7 @@ fn naming(f: &Fields<'_>, prefix: &str) -> DResult<(String, String)> {
             .or_else(|| f.get("timestamp_format"))
             .or_else(|| f.get("prefix"))
             .unwrap_or((f.node(), f.path().clone()));
-        return fail(
-            node,
-            &path,
-            format!(
-                "timestamp_format `{format}` with timestamp_location `{location}` cannot be used: {e}"
-            ),
-        );
+        return fail(node, &path, format!("invalid snapshot naming: {e}"));
     }
     Ok((format, location))
 }

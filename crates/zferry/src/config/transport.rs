@@ -268,7 +268,7 @@ pub fn parse_client_entry(address: &str, identity: &str) -> Result<ClientMapEntr
     if let Ok(network) = addr.parse::<ipnet::IpNet>() {
         if identity.matches('*').count() != 1 {
             return Err(format!(
-                "a CIDR network needs an identity with exactly one `*` (replaced by the client address), found `{identity}`"
+                "found `{identity}`, expected an identity with exactly one `*` for the network `{address}` (the `*` is replaced by the client's address)"
             ));
         }
         // The longest address (full IPv6 plus an interface name of 16 bytes) must still give a
@@ -279,7 +279,7 @@ pub fn parse_client_entry(address: &str, identity: &str) -> Result<ClientMapEntr
             1,
         );
         names::client_identity(&longest).map_err(|e| {
-            format!("identity `{identity}` expanded for the longest client address: {e}")
+            format!("found `{identity}`, expected an identity that is a valid dataset name component even with the longest client address in place of `*`: {e}")
         })?;
         return Ok(ClientMapEntry {
             network: network.trunc(),
@@ -289,13 +289,17 @@ pub fn parse_client_entry(address: &str, identity: &str) -> Result<ClientMapEntr
     }
     let ip: IpAddr = addr
         .parse()
-        .map_err(|_| format!("`{address}` is neither an IP address nor a CIDR network"))?;
+        .map_err(|_| format!("found `{address}`, expected an IP address or a CIDR network"))?;
     if identity.contains('*') {
         return Err(format!(
-            "a single address must not have `*` in its identity (only CIDR networks do), found `{identity}`"
+            "found `{identity}`, expected an identity without `*` for the single address `{address}` (only CIDR networks expand `*`)"
         ));
     }
-    names::client_identity(identity).map_err(|e| format!("identity `{identity}`: {e}"))?;
+    names::client_identity(identity).map_err(|e| {
+        format!(
+            "found `{identity}`, expected a client identity usable as a dataset name component: {e}"
+        )
+    })?;
     Ok(ClientMapEntry {
         network: ipnet::IpNet::from(ip),
         zone,
@@ -307,7 +311,13 @@ fn identity(node: &Node, path: &Path) -> DResult<String> {
     let s = non_empty(node, path)?;
     match names::client_identity(&s) {
         Ok(()) => Ok(s),
-        Err(e) => fail(node, path, format!("found `{s}`, expected {e}")),
+        Err(e) => fail(
+            node,
+            path,
+            format!(
+                "found `{s}`, expected a client identity usable as a dataset name component: {e}"
+            ),
+        ),
     }
 }
 

@@ -209,9 +209,13 @@ fn yaml_message(e: &serde_saphyr::Error) -> String {
     let full = e.to_string();
     let first = full.lines().next().unwrap_or_default();
     let trimmed = first.strip_prefix("error: ").unwrap_or(first);
-    match trimmed.find(": ") {
-        Some(i) if trimmed.starts_with("line ") => trimmed[i + 2..].to_owned(),
-        _ => trimmed.to_owned(),
+    let message = match trimmed.find(": ") {
+        Some(i) if trimmed.starts_with("line ") => &trimmed[i + 2..],
+        _ => trimmed,
+    };
+    match message.rfind(" at line ") {
+        Some(i) if message[i..].contains(", column ") => message[..i].to_owned(),
+        _ => message.to_owned(),
     }
 }
 
