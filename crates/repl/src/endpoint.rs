@@ -302,6 +302,10 @@ pub struct ResumeToken {
 pub struct ListVersionsRequest {
     /// The filesystems; an empty list means every filesystem of the endpoint.
     pub filesystems: Vec<FsPath>,
+    /// Also list `creation` times (pruning needs them; planning does not, and they leave ZFS's
+    /// fast listing path).
+    #[serde(default)]
+    pub with_creation: bool,
 }
 
 /// The versions of one filesystem.

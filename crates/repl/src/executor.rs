@@ -189,6 +189,7 @@ async fn run_attempt(
 ) -> Result<bool, EndpointError> {
     let all = ListVersionsRequest {
         filesystems: Vec::new(),
+        with_creation: false,
     };
     let (sender_fs, receiver_fs) =
         tokio::join!(sender.list_filesystems(), receiver.list_filesystems());

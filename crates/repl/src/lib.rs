@@ -6,6 +6,7 @@ pub mod abstractions;
 pub mod endpoint;
 pub mod executor;
 pub mod filter;
+pub mod local;
 pub mod planner;
 pub mod prune;
 pub mod report;
