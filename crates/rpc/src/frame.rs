@@ -153,21 +153,32 @@ pub fn encode_frame(kind: FrameKind, payload: &[u8]) -> Result<Vec<u8>, RpcError
     Ok(out)
 }
 
+/// A frame decoded from a byte slice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodedFrame<'a> {
+    /// The frame's kind.
+    pub kind: FrameKind,
+    /// Its payload.
+    pub payload: &'a [u8],
+    /// Bytes the frame occupied (header and payload).
+    pub consumed: usize,
+}
+
 /// Decodes one frame from the front of `input` (a pure function, used by tests and fuzzing; the
 /// connection reads frames incrementally with the same header check).
 ///
-/// Returns `Ok(None)` when `input` holds only part of a frame, otherwise the frame and the number
-/// of bytes it occupied.
-pub fn decode_frame(input: &[u8]) -> Result<Option<(FrameKind, &[u8], usize)>, RpcError> {
+/// Returns `Ok(None)` when `input` holds only part of a frame.
+pub fn decode_frame(input: &[u8]) -> Result<Option<DecodedFrame<'_>>, RpcError> {
     let Some(head) = input.first_chunk::<HEADER_LEN>() else {
         return Ok(None);
     };
     let header = decode_header(*head)?;
     let end = HEADER_LEN + header.len;
-    match input.get(HEADER_LEN..end) {
-        Some(payload) => Ok(Some((header.kind, payload, end))),
-        None => Ok(None),
-    }
+    Ok(input.get(HEADER_LEN..end).map(|payload| DecodedFrame {
+        kind: header.kind,
+        payload,
+        consumed: end,
+    }))
 }
 
 #[cfg(test)]
@@ -224,7 +235,11 @@ mod tests {
         }
         assert_eq!(
             decode_frame(&frame).expect("whole"),
-            Some((FrameKind::Control, &b"{}"[..], frame.len()))
+            Some(DecodedFrame {
+                kind: FrameKind::Control,
+                payload: &b"{}"[..],
+                consumed: frame.len()
+            })
         );
     }
 }

@@ -17,10 +17,10 @@ proptest! {
     #[test]
     fn encode_then_decode_is_identity(kind in kind(), payload in proptest::collection::vec(any::<u8>(), 0..4096)) {
         let bytes = frame::encode_frame(kind, &payload).unwrap();
-        let (k, p, used) = frame::decode_frame(&bytes).unwrap().unwrap();
-        prop_assert_eq!(k, kind);
-        prop_assert_eq!(p, &payload[..]);
-        prop_assert_eq!(used, bytes.len());
+        let got = frame::decode_frame(&bytes).unwrap().unwrap();
+        prop_assert_eq!(got.kind, kind);
+        prop_assert_eq!(got.payload, &payload[..]);
+        prop_assert_eq!(got.consumed, bytes.len());
     }
 
     #[test]
@@ -31,18 +31,18 @@ proptest! {
         }
         let mut at = 0;
         for p in &payloads {
-            let (_, got, used) = frame::decode_frame(&wire[at..]).unwrap().unwrap();
-            prop_assert_eq!(got, &p[..]);
-            at += used;
+            let got = frame::decode_frame(&wire[at..]).unwrap().unwrap();
+            prop_assert_eq!(got.payload, &p[..]);
+            at += got.consumed;
         }
         prop_assert_eq!(at, wire.len());
     }
 
     #[test]
     fn arbitrary_bytes_never_panic_and_respect_limits(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
-        if let Ok(Some((kind, payload, used))) = frame::decode_frame(&bytes) {
-            prop_assert!(payload.len() <= kind.max_len());
-            prop_assert!(used <= bytes.len());
+        if let Ok(Some(got)) = frame::decode_frame(&bytes) {
+            prop_assert!(got.payload.len() <= got.kind.max_len());
+            prop_assert!(got.consumed <= bytes.len());
         }
     }
 

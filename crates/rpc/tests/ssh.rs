@@ -103,15 +103,16 @@ fn start_sshd(identity: &str) -> Option<Sshd> {
         .stdin(Stdio::null())
         .spawn()
         .expect("sshd starts");
+    let sshd = Sshd {
+        child,
+        port,
+        client_key: d.join("client_key"),
+        sockdir,
+        _dir: dir,
+    };
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(Sshd {
-                child,
-                port,
-                client_key: d.join("client_key"),
-                sockdir,
-                _dir: dir,
-            });
+            return Some(sshd);
         }
         std::thread::sleep(Duration::from_millis(50));
     }
