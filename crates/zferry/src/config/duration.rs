@@ -246,7 +246,7 @@ impl fmt::Display for GoDuration {
             ("ns", 1),
         ]
         .into_iter()
-        .find(|(_, factor)| ns % factor == 0)
+        .find(|(_, factor)| ns.is_multiple_of(*factor))
         .unwrap_or(("ns", 1));
         write!(f, "{}{unit}", ns / factor)
     }

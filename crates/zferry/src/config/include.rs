@@ -63,7 +63,7 @@ fn normalize(path: &FsPath) -> PathBuf {
 }
 
 /// Checks the top level of an included file: only `jobs`, no nested `include`.
-pub(crate) fn check_included_top_level<'n>(root: &'n Node) -> DResult<Option<(&'n Node, Path)>> {
+pub(crate) fn check_included_top_level(root: &Node) -> DResult<Option<(&Node, Path)>> {
     let f = Fields::new(root, &Path::default(), &["jobs", "include"]).map_err(|mut e| {
         e.problem
             .push_str(" (an included file may only contain `jobs`)");

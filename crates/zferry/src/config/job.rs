@@ -183,8 +183,8 @@ pub struct PruningLocal {
     pub keep: Vec<KeepRule>,
 }
 
-/// `send` options.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// `send` options (all off by default, no bandwidth limit).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct SendOptions {
     /// Send encrypted filesystems raw and refuse unencrypted ones (`zfs send -w`).
     pub encrypted: bool,
@@ -204,22 +204,6 @@ pub struct SendOptions {
     pub saved: bool,
     /// Send bandwidth limit.
     pub bandwidth_limit: BandwidthLimit,
-}
-
-impl Default for SendOptions {
-    fn default() -> Self {
-        Self {
-            encrypted: false,
-            raw: false,
-            send_properties: false,
-            backup_properties: false,
-            large_blocks: false,
-            compressed: false,
-            embedded_data: false,
-            saved: false,
-            bandwidth_limit: BandwidthLimit::default(),
-        }
-    }
 }
 
 /// `recv` options.

@@ -64,7 +64,7 @@ pub struct CronSnapshotting {
 #[derive(Clone, Debug)]
 pub struct CronSpec {
     expr: String,
-    schedule: CronSchedule,
+    schedule: Box<CronSchedule>,
 }
 
 impl CronSpec {
@@ -85,7 +85,7 @@ impl CronSpec {
         })?;
         Ok(Self {
             expr: expr.to_owned(),
-            schedule,
+            schedule: Box::new(schedule),
         })
     }
 
