@@ -251,3 +251,21 @@ async fn graceful_shutdown_and_connect_errors() {
         Err(ClientError::Connect { .. })
     ));
 }
+
+#[tokio::test]
+async fn status_command_dump_and_raw_modes() {
+    use zferry::daemon::status_ui::{Mode, render_once};
+    let running = start(false).await;
+    let raw = render_once(&running.client, Mode::Raw).await.expect("raw");
+    let parsed: DaemonStatus = serde_json::from_str(&raw).expect("raw is the status JSON");
+    assert_eq!(parsed, running.jobs.status());
+    let dump = render_once(&running.client, Mode::Dump)
+        .await
+        .expect("dump");
+    assert!(dump.starts_with("zferry daemon test"), "{dump}");
+    assert!(dump.contains("Job push  type: push  state: idle"), "{dump}");
+    assert!(
+        dump.contains("Job sink  type: sink  state: serving"),
+        "{dump}"
+    );
+}

@@ -8,3 +8,4 @@ pub mod logging;
 pub mod metrics;
 pub mod snapshot;
 pub mod status;
+pub mod status_ui;

@@ -149,8 +149,8 @@ pub enum Schedule {
     },
     /// At the times of a cron expression, in a zone.
     Cron {
-        /// The parsed expression.
-        schedule: CronSchedule,
+        /// The parsed expression (boxed: it is large).
+        schedule: Box<CronSchedule>,
         /// The zone the expression is evaluated in.
         zone: TimeZone,
     },

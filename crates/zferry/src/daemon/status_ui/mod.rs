@@ -1,0 +1,289 @@
+//! `zferry status`: a live terminal UI over the control socket (ratatui), or one text rendering
+//! (`--mode dump`), or the raw status JSON (`--mode raw`).
+
+pub mod units;
+pub mod view;
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind};
+
+use super::control::client::{ClientError, ControlClient};
+
+/// How `zferry status` shows the status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The live terminal UI.
+    Interactive,
+    /// One plain-text rendering on stdout.
+    Dump,
+    /// The JSON returned by the daemon, pretty-printed.
+    Raw,
+}
+
+/// Why `zferry status` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusUiError {
+    /// Talking to the daemon failed.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The terminal failed.
+    #[error("terminal: {0}")]
+    Terminal(#[from] std::io::Error),
+    /// JSON output failed.
+    #[error("cannot print the status: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// What `dump` and `raw` print.
+pub async fn render_once(client: &ControlClient, mode: Mode) -> Result<String, StatusUiError> {
+    match mode {
+        Mode::Raw => Ok(serde_json::to_string_pretty(&client.status_json().await?)? + "\n"),
+        Mode::Dump | Mode::Interactive => {
+            Ok(view::dump_text(&client.status().await?, Timestamp::now()))
+        }
+    }
+}
+
+/// Runs the live UI until `q` or Esc, refreshing every `refresh`.
+pub async fn run_interactive(
+    client: &ControlClient,
+    refresh: Duration,
+) -> Result<(), StatusUiError> {
+    let mut terminal = ratatui::try_init()?;
+    let result = interactive_loop(client, refresh, &mut terminal).await;
+    ratatui::try_restore()?;
+    result
+}
+
+async fn interactive_loop(
+    client: &ControlClient,
+    refresh: Duration,
+    terminal: &mut ratatui::DefaultTerminal,
+) -> Result<(), StatusUiError> {
+    let mut selected = 0usize;
+    loop {
+        let status = client.status().await?;
+        selected = selected.min(status.jobs.len().saturating_sub(1));
+        terminal.draw(|frame| view::draw(frame, &status, selected, Timestamp::now()))?;
+        let key = tokio::task::spawn_blocking(move || -> std::io::Result<Option<KeyCode>> {
+            if event::poll(refresh)?
+                && let Event::Key(key) = event::read()?
+                && key.kind == KeyEventKind::Press
+            {
+                return Ok(Some(key.code));
+            }
+            Ok(None)
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        match key {
+            Some(KeyCode::Char('q') | KeyCode::Esc) => return Ok(()),
+            Some(KeyCode::Up | KeyCode::Char('k')) => selected = selected.saturating_sub(1),
+            Some(KeyCode::Down | KeyCode::Char('j')) => selected += 1,
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use super::*;
+    use crate::daemon::hooks::Edge;
+    use crate::daemon::hooks::plan::{StepReport, StepStatus};
+    use crate::daemon::snapshot::round::{FsRoundReport, FsSnapState, RoundReport};
+    use crate::daemon::status::*;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().expect("time")
+    }
+
+    const MIB: u64 = 1024 * 1024;
+
+    /// A push job mid-replication with one failed filesystem, pruning and a snapshot round with a
+    /// fatal hook error; a sink; a snap job whose setup failed.
+    fn fixture() -> DaemonStatus {
+        let push = JobStatus {
+            job_type: JobType::Push,
+            state: JobState::Replicating,
+            setup_error: None,
+            next_run_at: None,
+            replication: Some(ReplicationStatus {
+                attempt: 2,
+                state: AttemptState::Running,
+                started_at: t("2024-05-01T11:58:00Z"),
+                finished_at: None,
+                error: None,
+                bytes_expected: 2048 * MIB,
+                bytes_replicated: 1024 * MIB,
+                rate_bytes_per_sec: 16 * MIB,
+                filesystems: vec![
+                    FsReplicationStatus {
+                        filesystem: "tank/home".into(),
+                        state: FsReplicationState::Done,
+                        steps_done: 3,
+                        steps_total: 3,
+                        current_step: None,
+                        bytes_expected: 512 * MIB,
+                        bytes_replicated: 512 * MIB,
+                        error: None,
+                    },
+                    FsReplicationStatus {
+                        filesystem: "tank/vm".into(),
+                        state: FsReplicationState::Stepping,
+                        steps_done: 1,
+                        steps_total: 4,
+                        current_step: Some("@zrepl_1 -> @zrepl_2".into()),
+                        bytes_expected: 1536 * MIB,
+                        bytes_replicated: 512 * MIB,
+                        error: None,
+                    },
+                    FsReplicationStatus {
+                        filesystem: "tank/db".into(),
+                        state: FsReplicationState::Failed,
+                        steps_done: 0,
+                        steps_total: 2,
+                        current_step: None,
+                        bytes_expected: 0,
+                        bytes_replicated: 0,
+                        error: Some("cannot receive: dataset is busy".into()),
+                    },
+                ],
+            }),
+            pruning: Some(PruningStatus {
+                sender: Some(PruneSideStatus {
+                    state: PruneState::Done,
+                    error: None,
+                    filesystems: vec![FsPruneStatus {
+                        filesystem: "tank/home".into(),
+                        keep: 10,
+                        destroy: 2,
+                        error: None,
+                    }],
+                }),
+                receiver: Some(PruneSideStatus {
+                    state: PruneState::Pending,
+                    error: None,
+                    filesystems: vec![],
+                }),
+            }),
+            snapshotting: Some(SnapshottingStatus {
+                kind: SnapshotterKind::Periodic,
+                state: SnapshotterState::Waiting,
+                next_at: Some(t("2024-05-01T12:10:00Z")),
+                last_round: Some(RoundReport {
+                    snapname: "zrepl_20240501_115800_000".into(),
+                    filesystems: vec![
+                        FsRoundReport {
+                            filesystem: "tank/db".into(),
+                            state: FsSnapState::SkippedByHook,
+                            error: None,
+                            hooks: vec![StepReport {
+                                hook: "command /etc/zferry/lock.sh".into(),
+                                edge: Edge::Pre,
+                                status: StepStatus::Err,
+                                fatal: true,
+                                duration_ms: Some(12),
+                                error: Some("exit status: 1".into()),
+                                output: None,
+                            }],
+                        },
+                        FsRoundReport {
+                            filesystem: "tank/home".into(),
+                            state: FsSnapState::Done,
+                            error: None,
+                            hooks: vec![],
+                        },
+                    ],
+                }),
+                errors: vec![],
+            }),
+        };
+        let sink = JobStatus {
+            job_type: JobType::Sink,
+            state: JobState::Serving,
+            setup_error: None,
+            next_run_at: None,
+            replication: None,
+            pruning: None,
+            snapshotting: None,
+        };
+        let snap = JobStatus {
+            job_type: JobType::Snap,
+            state: JobState::SetupFailed,
+            setup_error: Some("invalid cron expression \"61 * * * *\"".into()),
+            next_run_at: None,
+            replication: None,
+            pruning: None,
+            snapshotting: None,
+        };
+        DaemonStatus {
+            version: "0.1.0".into(),
+            started_at: t("2024-05-01T08:00:00Z"),
+            jobs: BTreeMap::from([
+                ("backup_push".to_string(), push),
+                ("local_sink".to_string(), sink),
+                ("snap_hourly".to_string(), snap),
+            ]),
+        }
+    }
+
+    const NOW: &str = "2024-05-01T12:00:00Z";
+
+    fn screen(selected: usize) -> String {
+        let mut terminal = Terminal::new(TestBackend::new(110, 32)).expect("terminal");
+        terminal
+            .draw(|frame| view::draw(frame, &fixture(), selected, t(NOW)))
+            .expect("draw");
+        let buffer = terminal.backend().buffer();
+        let width = usize::from(buffer.area.width);
+        buffer
+            .content()
+            .chunks(width)
+            .map(|row| {
+                row.iter()
+                    .map(|cell| cell.symbol())
+                    .collect::<String>()
+                    .trim_end()
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn tui_push_job_details() {
+        insta::assert_snapshot!(screen(0));
+    }
+
+    #[test]
+    fn tui_setup_failed_job() {
+        insta::assert_snapshot!(screen(2));
+    }
+
+    #[test]
+    fn dump_renders_every_job() {
+        insta::assert_snapshot!(view::dump_text(&fixture(), t(NOW)));
+    }
+
+    #[test]
+    fn status_json_round_trips_and_has_the_documented_shape() {
+        let status = fixture();
+        let json = serde_json::to_value(&status).expect("json");
+        assert_eq!(json["jobs"]["backup_push"]["type"], "push");
+        assert_eq!(
+            json["jobs"]["backup_push"]["replication"]["filesystems"][1]["steps_done"],
+            1
+        );
+        assert_eq!(json["jobs"]["snap_hourly"]["state"], "setup_failed");
+        assert!(json["jobs"]["local_sink"].get("replication").is_none());
+        let back: DaemonStatus = serde_json::from_value(json).expect("parse back");
+        assert_eq!(back, status);
+    }
+}

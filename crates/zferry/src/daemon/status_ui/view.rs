@@ -1,0 +1,308 @@
+//! Rendering the status model: the details of a job as styled lines (shared by the live UI and
+//! the `dump` mode), and the live UI's layout (jobs list left, details right).
+
+use jiff::Timestamp;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph, Wrap};
+
+use super::units;
+use crate::daemon::hooks::plan::StepStatus;
+use crate::daemon::snapshot::round::FsSnapState;
+use crate::daemon::status::{
+    AttemptState, DaemonStatus, FsReplicationState, JobState, JobStatus, PruneSideStatus,
+    PruneState, ReplicationStatus, SnapshottingStatus,
+};
+
+const BAR_WIDTH: usize = 30;
+
+fn heading(text: &str) -> Line<'static> {
+    Line::from(Span::styled(
+        text.to_string(),
+        Style::default().add_modifier(Modifier::BOLD),
+    ))
+}
+
+fn error_line(indent: &str, error: &str) -> Line<'static> {
+    Line::from(vec![
+        Span::raw(indent.to_string()),
+        Span::styled(format!("error: {error}"), Style::default().fg(Color::Red)),
+    ])
+}
+
+fn when(t: Timestamp, now: Timestamp) -> String {
+    let delta = t.duration_since(now);
+    let secs = delta.as_secs();
+    let rel = units::duration(std::time::Duration::from_secs(secs.unsigned_abs()));
+    if secs >= 0 {
+        format!("{} (in {rel})", t.strftime("%Y-%m-%d %H:%M:%S UTC"))
+    } else {
+        format!("{} ({rel} ago)", t.strftime("%Y-%m-%d %H:%M:%S UTC"))
+    }
+}
+
+fn job_state_name(state: JobState) -> &'static str {
+    match state {
+        JobState::Idle => "idle",
+        JobState::Replicating => "replicating",
+        JobState::Pruning => "pruning",
+        JobState::Serving => "serving",
+        JobState::SetupFailed => "setup failed",
+    }
+}
+
+fn json_name<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+        .replace('_', " ")
+}
+
+/// The details of one job, as lines.
+pub fn job_lines(name: &str, job: &JobStatus, now: Timestamp) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::from(vec![
+        Span::styled(
+            format!("Job {name}"),
+            Style::default().add_modifier(Modifier::BOLD),
+        ),
+        Span::raw(format!(
+            "  type: {}  state: {}",
+            json_name(&job.job_type),
+            job_state_name(job.state)
+        )),
+    ])];
+    if let Some(error) = &job.setup_error {
+        lines.push(error_line("  ", error));
+    }
+    if let Some(next) = job.next_run_at {
+        lines.push(Line::from(format!("  next run: {}", when(next, now))));
+    }
+    if let Some(replication) = &job.replication {
+        replication_lines(replication, now, &mut lines);
+    }
+    if let Some(pruning) = &job.pruning {
+        lines.push(heading("Pruning"));
+        for (side, status) in [("sender", &pruning.sender), ("receiver", &pruning.receiver)] {
+            if let Some(status) = status {
+                prune_side_lines(side, status, &mut lines);
+            }
+        }
+    }
+    if let Some(snapshotting) = &job.snapshotting {
+        snapshotting_lines(snapshotting, now, &mut lines);
+    }
+    lines
+}
+
+fn replication_lines(r: &ReplicationStatus, now: Timestamp, lines: &mut Vec<Line<'static>>) {
+    let state_style = match r.state {
+        AttemptState::Failed => Style::default().fg(Color::Red),
+        AttemptState::Done => Style::default().fg(Color::Green),
+        _ => Style::default().fg(Color::Yellow),
+    };
+    lines.push(Line::from(vec![
+        Span::styled(
+            "Replication".to_string(),
+            Style::default().add_modifier(Modifier::BOLD),
+        ),
+        Span::raw(format!("  attempt #{}  ", r.attempt)),
+        Span::styled(json_name(&r.state), state_style),
+        Span::raw(format!("  started {}", when(r.started_at, now))),
+    ]));
+    if let Some(finished) = r.finished_at {
+        lines.push(Line::from(format!("  finished {}", when(finished, now))));
+    }
+    if let Some(error) = &r.error {
+        lines.push(error_line("  ", error));
+    }
+    let remaining = r.bytes_expected.saturating_sub(r.bytes_replicated);
+    let eta = match (r.state, units::eta(remaining, r.rate_bytes_per_sec)) {
+        (AttemptState::Running, Some(eta)) => format!("  ETA {}", units::duration(eta)),
+        _ => String::new(),
+    };
+    lines.push(Line::from(format!(
+        "  {}  {} / {}  {}{eta}",
+        units::progress_bar(r.bytes_replicated, r.bytes_expected, BAR_WIDTH),
+        units::bytes(r.bytes_replicated),
+        units::bytes(r.bytes_expected),
+        units::rate(r.rate_bytes_per_sec),
+    )));
+    let width = r
+        .filesystems
+        .iter()
+        .map(|f| f.filesystem.len())
+        .max()
+        .unwrap_or(0);
+    for fs in &r.filesystems {
+        let style = match fs.state {
+            FsReplicationState::Failed => Style::default().fg(Color::Red),
+            FsReplicationState::Done => Style::default().fg(Color::Green),
+            FsReplicationState::Stepping => Style::default().fg(Color::Yellow),
+            _ => Style::default(),
+        };
+        let mut spans = vec![
+            Span::raw(format!("  {:<width$}  ", fs.filesystem)),
+            Span::styled(format!("{:<8}", json_name(&fs.state)), style),
+            Span::raw(format!(
+                "  step {}/{}  {} / {}",
+                fs.steps_done,
+                fs.steps_total,
+                units::bytes(fs.bytes_replicated),
+                units::bytes(fs.bytes_expected)
+            )),
+        ];
+        if let Some(step) = &fs.current_step {
+            spans.push(Span::raw(format!("  {step}")));
+        }
+        lines.push(Line::from(spans));
+        if let Some(error) = &fs.error {
+            lines.push(error_line("    ", error));
+        }
+    }
+}
+
+fn prune_side_lines(side: &str, status: &PruneSideStatus, lines: &mut Vec<Line<'static>>) {
+    let style = match status.state {
+        PruneState::Failed => Style::default().fg(Color::Red),
+        PruneState::Done => Style::default().fg(Color::Green),
+        _ => Style::default(),
+    };
+    let destroy: u32 = status.filesystems.iter().map(|f| f.destroy).sum();
+    lines.push(Line::from(vec![
+        Span::raw(format!("  {side}: ")),
+        Span::styled(json_name(&status.state), style),
+        Span::raw(format!(
+            "  {} filesystems, {destroy} snapshots to destroy",
+            status.filesystems.len()
+        )),
+    ]));
+    if let Some(error) = &status.error {
+        lines.push(error_line("    ", error));
+    }
+    for fs in &status.filesystems {
+        lines.push(Line::from(format!(
+            "    {}  keep {}  destroy {}",
+            fs.filesystem, fs.keep, fs.destroy
+        )));
+        if let Some(error) = &fs.error {
+            lines.push(error_line("      ", error));
+        }
+    }
+}
+
+fn snapshotting_lines(s: &SnapshottingStatus, now: Timestamp, lines: &mut Vec<Line<'static>>) {
+    let mut head = format!("  {}  {}", json_name(&s.kind), json_name(&s.state));
+    if let Some(next) = s.next_at {
+        head.push_str(&format!("  next: {}", when(next, now)));
+    }
+    lines.push(heading("Snapshotting"));
+    lines.push(Line::from(head));
+    if let Some(round) = &s.last_round {
+        lines.push(Line::from(format!("  last round: @{}", round.snapname)));
+        for fs in &round.filesystems {
+            let (text, style) = match fs.state {
+                FsSnapState::Done => ("done", Style::default().fg(Color::Green)),
+                FsSnapState::SkippedByHook => (
+                    "skipped (fatal hook error)",
+                    Style::default().fg(Color::Red),
+                ),
+                FsSnapState::Error => ("failed", Style::default().fg(Color::Red)),
+            };
+            let failed_hooks: Vec<String> = fs
+                .hooks
+                .iter()
+                .filter(|h| h.status == StepStatus::Err)
+                .map(|h| match &h.error {
+                    Some(error) => format!("{} {} ({error})", h.edge.hook_type(), h.hook),
+                    None => format!("{} {}", h.edge.hook_type(), h.hook),
+                })
+                .collect();
+            let mut spans = vec![
+                Span::raw(format!("    {}  ", fs.filesystem)),
+                Span::styled(text.to_string(), style),
+            ];
+            if !failed_hooks.is_empty() {
+                spans.push(Span::raw(format!(
+                    "  failed hooks: {}",
+                    failed_hooks.join(", ")
+                )));
+            }
+            lines.push(Line::from(spans));
+            if let Some(error) = &fs.error {
+                lines.push(error_line("      ", error));
+            }
+        }
+    }
+    for error in &s.errors {
+        lines.push(error_line("  ", error));
+    }
+}
+
+/// The whole status as plain text, every job in turn (`zferry status --mode dump`).
+pub fn dump_text(status: &DaemonStatus, now: Timestamp) -> String {
+    let mut out = format!(
+        "zferry daemon {} (started {})\n",
+        status.version,
+        when(status.started_at, now)
+    );
+    for (name, job) in &status.jobs {
+        out.push('\n');
+        for line in job_lines(name, job, now) {
+            out.push_str(line.to_string().trim_end());
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Draws the live UI: the jobs list (with `selected` highlighted) and that job's details.
+pub fn draw(frame: &mut Frame, status: &DaemonStatus, selected: usize, now: Timestamp) {
+    let [left, right] =
+        Layout::horizontal([Constraint::Length(24), Constraint::Min(20)]).areas(frame.area());
+    let names: Vec<&String> = status.jobs.keys().collect();
+    let items: Vec<ListItem> = status
+        .jobs
+        .iter()
+        .map(|(name, job)| {
+            let style = if job.state == JobState::SetupFailed
+                || job
+                    .replication
+                    .as_ref()
+                    .is_some_and(|r| r.state == AttemptState::Failed)
+            {
+                Style::default().fg(Color::Red)
+            } else {
+                Style::default()
+            };
+            ListItem::new(Line::from(Span::styled(name.clone(), style)))
+        })
+        .collect();
+    let list = List::new(items)
+        .block(Block::default().borders(Borders::ALL).title(" Jobs "))
+        .highlight_symbol("> ")
+        .highlight_style(Style::default().add_modifier(Modifier::REVERSED));
+    let mut state = ListState::default().with_selected((!names.is_empty()).then_some(selected));
+    frame.render_stateful_widget(list, left, &mut state);
+
+    let details = match names.get(selected) {
+        Some(name) => status
+            .jobs
+            .get(*name)
+            .map(|job| job_lines(name, job, now))
+            .unwrap_or_default(),
+        None => vec![Line::from("no jobs configured")],
+    };
+    let title = format!(
+        " zferry {}  (q: quit, up/down: select job) ",
+        status.version
+    );
+    frame.render_widget(
+        Paragraph::new(details)
+            .block(Block::default().borders(Borders::ALL).title(title))
+            .wrap(Wrap { trim: false }),
+        right,
+    );
+}
