@@ -327,12 +327,18 @@ pub fn relocate(old: &State, new: &State, dirs: &Dirs) -> Result<()> {
     let staging = dirs.tmp().join("staging");
     fs::create_dir_all(&staging).map_err(|e| SimError::io("create staging", e))?;
     moves.sort_by_key(|(_, from, _)| std::cmp::Reverse(from.components().count()));
+    let mut empty = Vec::new();
     for (guid, from, _) in &moves {
         let st = staging.join(format!("{guid:016x}"));
-        if from.is_dir() {
-            fs::rename(from, &st).map_err(|e| SimError::io("move data dir", e))?;
+        let is_empty = fs::read_dir(from)
+            .map(|mut r| r.next().is_none())
+            .unwrap_or(true);
+        if is_empty {
+            // Nothing to carry: whatever is at the destination already is the data.
+            let _ = fs::remove_dir(from);
+            empty.push(*guid);
         } else {
-            fs::create_dir_all(&st).map_err(|e| SimError::io("create data dir", e))?;
+            fs::rename(from, &st).map_err(|e| SimError::io("move data dir", e))?;
         }
     }
     moves.sort_by_key(|(_, _, to)| to.components().count());
@@ -340,6 +346,10 @@ pub fn relocate(old: &State, new: &State, dirs: &Dirs) -> Result<()> {
         let st = staging.join(format!("{guid:016x}"));
         if let Some(parent) = to.parent() {
             fs::create_dir_all(parent).map_err(|e| SimError::io("create mountpoint", e))?;
+        }
+        if empty.contains(guid) {
+            fs::create_dir_all(to).map_err(|e| SimError::io("create data dir", e))?;
+            continue;
         }
         if to.is_dir() {
             // An empty mountpoint directory left behind is replaced; data is never overwritten.

@@ -118,6 +118,7 @@ pub fn create(st: &mut State, name: &str, o: &CreateOpts) -> Result<()> {
                     PropEntry {
                         local: Some(v.clone()),
                         received: None,
+                        masked: false,
                     },
                 );
             }
@@ -132,6 +133,7 @@ pub fn create(st: &mut State, name: &str, o: &CreateOpts) -> Result<()> {
             PropEntry {
                 local: Some(n.to_string()),
                 received: None,
+                masked: false,
             },
         );
         Kind::Volume
@@ -338,12 +340,12 @@ pub fn inherit(
     Ok(())
 }
 
-fn clear(props: &mut BTreeMap<String, PropEntry>, name: &str, keep_received: bool) {
+/// `zfs inherit`: drops the local value; the received value is masked by inheritance, unless
+/// `revert_to_received` (`-S`).
+fn clear(props: &mut BTreeMap<String, PropEntry>, name: &str, revert_to_received: bool) {
     if let Some(e) = props.get_mut(name) {
         e.local = None;
-        if !keep_received {
-            e.received = None;
-        }
+        e.masked = e.received.is_some() && !revert_to_received;
         if e.received.is_none() {
             props.remove(name);
         }

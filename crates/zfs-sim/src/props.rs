@@ -472,6 +472,9 @@ fn entry_value(e: &PropEntry) -> Option<(&str, Source)> {
     if let Some(v) = &e.local {
         return Some((v, Source::Local));
     }
+    if e.masked {
+        return None;
+    }
     e.received.as_deref().map(|v| (v, Source::Received))
 }
 

@@ -14,7 +14,7 @@ use crate::faults::Faults;
 use crate::format::now;
 use crate::names::{self, Name};
 use crate::sim::{Sim, new_guid};
-use crate::state::{Crypt, Dataset, Dirs, KeyInfo, Kind, PropEntry, Resume, Snapshot, State};
+use crate::state::{Crypt, Dataset, Dirs, KeyInfo, Kind, Resume, Snapshot, State};
 use crate::stream::{Begin, Decoder, ReadError, Record};
 
 /// How the destination name is derived (`-d`, `-e`).
@@ -167,6 +167,8 @@ struct Plan {
     newfs: bool,
     /// Base snapshot data (incremental).
     base: Option<PathBuf>,
+    /// The destination already has this snapshot (same guid): consume and ignore the stream.
+    skip: bool,
 }
 
 fn validate(st: &State, dirs: &Dirs, o: &RecvOpts, b: &Begin, resuming: bool) -> Result<Plan> {
@@ -183,6 +185,21 @@ fn validate(st: &State, dirs: &Dirs, o: &RecvOpts, b: &Begin, resuming: bool) ->
     let err = |m: String| SimError::new(format!("{errpfx}: {m}"));
     match st.datasets.get(&fs) {
         Some(d) => {
+            if !newfs && d.snapshot(&snap).is_some() {
+                if d.snapshots.iter().any(|s| s.guid == b.toguid) {
+                    return Ok(Plan {
+                        fs,
+                        snap,
+                        errpfx,
+                        newfs,
+                        base: None,
+                        skip: true,
+                    });
+                }
+                return Err(SimError::new(format!(
+                    "cannot restore to {fs}@{snap}: destination already exists"
+                )));
+            }
             let resuming_this = resuming && d.resume.is_some();
             if newfs && !(resuming_this && d.inconsistent) {
                 if !o.force {
@@ -232,17 +249,13 @@ fn validate(st: &State, dirs: &Dirs, o: &RecvOpts, b: &Begin, resuming: bool) ->
                     }
                 }
             }
-            if d.snapshot(&snap).is_some() {
-                return Err(SimError::new(format!(
-                    "cannot restore to {fs}@{snap}: destination already exists"
-                )));
-            }
             Ok(Plan {
                 fs,
                 snap,
                 errpfx,
                 newfs,
                 base,
+                skip: false,
             })
         }
         None => {
@@ -269,6 +282,7 @@ fn validate(st: &State, dirs: &Dirs, o: &RecvOpts, b: &Begin, resuming: bool) ->
                     errpfx,
                     newfs,
                     base: None,
+                    skip: false,
                 }),
             }
         }
@@ -319,6 +333,15 @@ fn receive_staged<R: Read>(
         .map_err(|e| SimError::io("prepare receive", e))?;
         plan
     };
+    if plan.skip {
+        if o.verbose {
+            println!("snap {}@{} already exists; ignoring", plan.fs, plan.snap);
+        }
+        return match crate::stream::apply(dec, staging) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(SimError::new(format!("{}: incomplete stream", plan.errpfx))),
+        };
+    }
     if o.verbose {
         println!(
             "{} {} stream of {} into {}@{}",
@@ -379,24 +402,18 @@ fn apply_props(d: &mut Dataset, o: &RecvOpts, b: &Begin) {
     if b.flags.props {
         for e in d.props.values_mut() {
             e.received = None;
+            e.masked = false;
         }
         for (k, v) in &b.props {
-            if o.exclude_props.iter().any(|x| x == k) {
-                continue;
-            }
-            d.props.entry(k.clone()).or_default().received = Some(v.clone());
+            let e = d.props.entry(k.clone()).or_default();
+            e.received = Some(v.clone());
+            e.masked = o.exclude_props.iter().any(|x| x == k);
         }
         d.props
             .retain(|k, e| e.local.is_some() || e.received.is_some() || k.starts_with('%'));
     }
     for (k, v) in &o.set_props {
-        d.props.insert(
-            k.clone(),
-            PropEntry {
-                local: Some(v.clone()),
-                received: d.props.get(k).and_then(|e| e.received.clone()),
-            },
-        );
+        d.props.entry(k.clone()).or_default().local = Some(v.clone());
     }
 }
 

@@ -263,9 +263,12 @@ fn crypt_of(st: &State, d: &Dataset, raw: bool) -> Option<StreamCrypt> {
 
 fn plan(st: &State, dirs: &Dirs, target: &str, o: &SendOpts) -> Result<Vec<Step>> {
     let Name::Snapshot(fs, snap) = Name::parse(target) else {
-        return Err(SimError::new(format!(
-            "Error: Unsupported flag with filesystem or bookmark.\n{USAGE}"
-        )));
+        if st.datasets.contains_key(target) {
+            return Err(SimError::new(format!(
+                "warning: cannot send '{target}': target is busy; if a filesystem, it must not be mounted"
+            )));
+        }
+        return Err(SimError::no_such_dataset(target));
     };
     let d = st
         .datasets
@@ -343,14 +346,9 @@ fn plan(st: &State, dirs: &Dirs, target: &str, o: &SendOpts) -> Result<Vec<Step>
             )));
         }
     };
-    if from_fs != fs {
+    if from_fs != fs || from_txg >= to.createtxg {
         return Err(SimError::new(format!(
-            "cannot send '{target}': incremental source must be in same filesystem"
-        )));
-    }
-    if from_txg >= to.createtxg {
-        return Err(SimError::new(format!(
-            "cannot send '{target}': incremental source ({full_from}) is not earlier than it"
+            "warning: cannot send '{target}': not an earlier snapshot from the same fs"
         )));
     }
     if !o.intermediates {

@@ -102,6 +102,7 @@ pub fn snapshot(
                             PropEntry {
                                 local: Some(v.clone()),
                                 received: None,
+                                masked: false,
                             },
                         )
                     })
@@ -120,6 +121,7 @@ pub fn touch_snapshots_changed(d: &mut crate::state::Dataset, t: i64) {
         PropEntry {
             local: Some(t.to_string()),
             received: None,
+            masked: false,
         },
     );
 }

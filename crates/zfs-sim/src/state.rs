@@ -66,6 +66,8 @@ pub struct PropEntry {
     pub local: Option<String>,
     /// Value received in a send stream with properties.
     pub received: Option<String>,
+    /// The received value is overridden by inheritance (`recv -x`, `zfs inherit`).
+    pub masked: bool,
 }
 
 /// Encryption of a dataset.
@@ -433,6 +435,9 @@ fn render_props(props: &BTreeMap<String, PropEntry>, s: &mut String) {
         if let Some(v) = &e.received {
             let _ = writeln!(s, "p\t{}\treceived\t{}", esc(k), esc(v));
         }
+        if e.masked {
+            let _ = writeln!(s, "p\t{}\tmasked\t", esc(k));
+        }
     }
 }
 
@@ -556,10 +561,10 @@ fn parse(text: &str) -> std::result::Result<State, String> {
                     Owner::None => return Err(bad()),
                 };
                 let e = props.entry(field(1)?).or_default();
-                if field(2)? == "received" {
-                    e.received = Some(field(3)?);
-                } else {
-                    e.local = Some(field(3)?);
+                match field(2)?.as_str() {
+                    "received" => e.received = Some(field(3)?),
+                    "masked" => e.masked = true,
+                    _ => e.local = Some(field(3)?),
                 }
             }
             _ => return Err(bad()),
@@ -628,6 +633,7 @@ mod tests {
             PropEntry {
                 local: Some("a\tb\\c\nd".into()),
                 received: Some("r".into()),
+                masked: false,
             },
         );
         d.crypt = Some(Crypt {
@@ -661,6 +667,7 @@ mod tests {
                 PropEntry {
                     local: Some("v".into()),
                     received: None,
+                    masked: false,
                 },
             )]
             .into(),

@@ -27,6 +27,8 @@ use crate::data::{Entry, walk};
 
 /// Magic at the start of every begin record.
 pub const MAGIC: &[u8; 8] = b"ZSIMSND1";
+/// Minimum payload size of a begin record (OpenZFS's begin record is 312 bytes).
+const BEGIN_SIZE: usize = 307;
 /// Data carried per `W` record.
 pub const CHUNK: usize = 1 << 20;
 
@@ -176,6 +178,10 @@ fn begin_payload(b: &Begin) -> Vec<u8> {
             p.extend_from_slice(&c.iters.to_le_bytes());
             put_str(&mut p, c.fingerprint.as_bytes());
         }
+    }
+    // Padded to the size of OpenZFS's begin record, so streams have a realistic minimum.
+    if p.len() < BEGIN_SIZE {
+        p.resize(BEGIN_SIZE, 0);
     }
     p
 }

@@ -217,11 +217,11 @@ fn cmd_list(sim: &Sim, args: &[String]) -> Result<u8> {
         parsable: o.has('p'),
     };
     list::sort(&mut objs, &sort, &reader);
-    if objs.is_empty() && !failed {
+    if objs.is_empty() {
         if o.args.is_empty() {
             eprintln!("no datasets available");
         }
-        return Ok(0);
+        return Ok(u8::from(failed));
     }
     let rows: Vec<Vec<String>> = objs
         .iter()

@@ -164,6 +164,7 @@ fn create(sim: &Sim, args: &[String]) -> Result<u8> {
                 PropEntry {
                     local: Some(v.clone()),
                     received: None,
+                    masked: false,
                 },
             );
         }
