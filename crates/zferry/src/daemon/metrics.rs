@@ -252,66 +252,81 @@ impl std::fmt::Debug for DynamicCollector {
     }
 }
 
+/// Writes one metric family whose samples are computed at scrape time.
+fn encode_samples<L: EncodeLabelSet, M: EncodeMetric>(
+    encoder: &mut DescriptorEncoder,
+    (name, help): (&str, &str),
+    metric_type: prometheus_client::metrics::MetricType,
+    samples: impl IntoIterator<Item = (L, M)>,
+) -> Result<(), std::fmt::Error> {
+    let mut family = encoder.encode_descriptor(name, help, None, metric_type)?;
+    for (labels, metric) in samples {
+        metric.encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
 impl Collector for DynamicCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let stats = self.zfs.verb_stats();
-        let counter_type = ConstCounter::new(0u64).metric_type();
-        let mut commands = encoder.encode_descriptor(
-            "zfs_commands",
-            "zfs/zpool invocations per verb",
-            None,
-            counter_type,
+        let verb = |v: &String| VerbLabels { verb: v.clone() };
+        let counter = ConstCounter::new(0u64).metric_type();
+        encode_samples(
+            &mut encoder,
+            ("zfs_commands", "zfs/zpool invocations per verb"),
+            counter,
+            stats
+                .iter()
+                .map(|(v, count, _)| (verb(v), ConstCounter::new(*count))),
         )?;
-        for (verb, count, _) in &stats {
-            let labels = VerbLabels { verb: verb.clone() };
-            ConstCounter::new(*count).encode(commands.encode_family(&labels)?)?;
-        }
-        let mut seconds = encoder.encode_descriptor(
-            "zfs_command_seconds",
-            "Summed wall time of zfs/zpool invocations per verb",
-            None,
-            counter_type,
+        encode_samples(
+            &mut encoder,
+            (
+                "zfs_command_seconds",
+                "Summed wall time of zfs/zpool invocations per verb",
+            ),
+            counter,
+            stats
+                .iter()
+                .map(|(v, _, took)| (verb(v), ConstCounter::new(took.as_secs_f64()))),
         )?;
-        for (verb, _, took) in &stats {
-            let labels = VerbLabels { verb: verb.clone() };
-            ConstCounter::new(took.as_secs_f64()).encode(seconds.encode_family(&labels)?)?;
-        }
 
         let newest: Vec<_> = self
             .newest_on_receiver
             .lock()
             .map(|m| m.iter().map(|(k, v)| (k.clone(), *v)).collect())
             .unwrap_or_default();
-        let gauge_type = ConstGauge::new(0.0f64).metric_type();
-        let mut created = encoder.encode_descriptor(
-            "receiver_newest_snapshot_timestamp_seconds",
-            "Creation time of the newest snapshot on the receiver",
-            None,
-            gauge_type,
+        let labels = |(job, filesystem): &(String, String)| JobFsLabels {
+            zferry_job: job.clone(),
+            filesystem: filesystem.clone(),
+        };
+        let gauge = ConstGauge::new(0.0f64).metric_type();
+        encode_samples(
+            &mut encoder,
+            (
+                "receiver_newest_snapshot_timestamp_seconds",
+                "Creation time of the newest snapshot on the receiver",
+            ),
+            gauge,
+            newest
+                .iter()
+                .map(|(key, at)| (labels(key), ConstGauge::new(unix_seconds(*at)))),
         )?;
-        for ((job, filesystem), at) in &newest {
-            let labels = JobFsLabels {
-                zferry_job: job.clone(),
-                filesystem: filesystem.clone(),
-            };
-            ConstGauge::new(unix_seconds(*at)).encode(created.encode_family(&labels)?)?;
-        }
         let now = unix_seconds(Timestamp::now());
-        let mut lag = encoder.encode_descriptor(
-            "replication_lag_seconds",
-            "Age of the newest snapshot on the receiver",
-            None,
-            gauge_type,
-        )?;
-        for ((job, filesystem), at) in &newest {
-            let labels = JobFsLabels {
-                zferry_job: job.clone(),
-                filesystem: filesystem.clone(),
-            };
-            ConstGauge::new((now - unix_seconds(*at)).max(0.0))
-                .encode(lag.encode_family(&labels)?)?;
-        }
-        Ok(())
+        encode_samples(
+            &mut encoder,
+            (
+                "replication_lag_seconds",
+                "Age of the newest snapshot on the receiver",
+            ),
+            gauge,
+            newest.iter().map(|(key, at)| {
+                (
+                    labels(key),
+                    ConstGauge::new((now - unix_seconds(*at)).max(0.0)),
+                )
+            }),
+        )
     }
 }
 

@@ -139,25 +139,6 @@ impl CronSchedule {
     }
 }
 
-/// How a job decides to snapshot.
-#[derive(Debug, Clone)]
-pub enum Schedule {
-    /// Every `interval`, synchronised to the newest existing snapshot.
-    Periodic {
-        /// Time between rounds.
-        interval: Duration,
-    },
-    /// At the times of a cron expression, in a zone.
-    Cron {
-        /// The parsed expression (boxed: it is large).
-        schedule: Box<CronSchedule>,
-        /// The zone the expression is evaluated in.
-        zone: TimeZone,
-    },
-    /// Never by itself.
-    Manual,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
