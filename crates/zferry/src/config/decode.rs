@@ -204,6 +204,28 @@ pub(crate) fn string_map<T>(
     Ok(out)
 }
 
+/// One of a fixed set of words, mapped to its value.
+pub(crate) fn choice<T: Copy>(node: &Node, path: &Path, options: &[(&str, T)]) -> DResult<T> {
+    let s = string(node, path)?;
+    match options.iter().find(|(name, _)| *name == s) {
+        Some((_, v)) => Ok(*v),
+        None => {
+            let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+            mismatch(node, path, one_of(&names))
+        }
+    }
+}
+
+/// A string that `check` accepts; its error becomes "found `text`, expected {expected}: {error}".
+pub(crate) fn checked(
+    node: &Node,
+    path: &Path,
+    expected: &str,
+    check: impl FnOnce(&str) -> Result<(), String>,
+) -> DResult<String> {
+    parsed(node, path, expected, |s| check(s).map(|()| s.to_owned()))
+}
+
 /// The value of the `type` key of a tagged mapping, checked against the known variants.
 pub(crate) fn type_tag(node: &Node, path: &Path, variants: &[&str]) -> DResult<String> {
     let entries = match &node.kind {

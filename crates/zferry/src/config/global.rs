@@ -5,8 +5,8 @@ use serde::Serialize;
 use std::path::PathBuf;
 
 use super::decode::{
-    CertKind, CertRef, Ctx, DResult, Fields, Path, fail, list, list_of, mismatch, non_empty,
-    one_of, parsed, string, type_tag,
+    CertKind, CertRef, Ctx, DResult, Fields, Path, choice, fail, list, list_of, non_empty, parsed,
+    type_tag,
 };
 use super::duration::{GO_DURATION_EXPECTED, GoDuration};
 use super::transport::{HOSTPORT_EXPECTED, HostPort};
@@ -330,22 +330,36 @@ fn check_single_outlets(node: &Node, path: &Path, outlets: &[LoggingOutlet]) -> 
 }
 
 fn level(node: &Node, path: &Path) -> DResult<LogLevel> {
-    match string(node, path)?.as_str() {
-        "debug" => Ok(LogLevel::Debug),
-        "info" => Ok(LogLevel::Info),
-        "warn" => Ok(LogLevel::Warn),
-        "error" => Ok(LogLevel::Error),
-        _ => mismatch(node, path, one_of(&["debug", "info", "warn", "error"])),
-    }
+    choice(
+        node,
+        path,
+        &[
+            ("debug", LogLevel::Debug),
+            ("info", LogLevel::Info),
+            ("warn", LogLevel::Warn),
+            ("error", LogLevel::Error),
+        ],
+    )
 }
 
 fn format(node: &Node, path: &Path) -> DResult<LogFormat> {
-    match string(node, path)?.as_str() {
-        "human" => Ok(LogFormat::Human),
-        "logfmt" => Ok(LogFormat::Logfmt),
-        "json" => Ok(LogFormat::Json),
-        _ => mismatch(node, path, one_of(&["human", "logfmt", "json"])),
-    }
+    choice(
+        node,
+        path,
+        &[
+            ("human", LogFormat::Human),
+            ("logfmt", LogFormat::Logfmt),
+            ("json", LogFormat::Json),
+        ],
+    )
+}
+
+fn retry_interval(f: &Fields<'_>) -> DResult<GoDuration> {
+    f.or(
+        "retry_interval",
+        GoDuration::from_secs(10),
+        positive_go_duration,
+    )
 }
 
 /// A Go-syntax duration that must be greater than zero.
@@ -393,20 +407,9 @@ fn decode_outlet(node: &Node, path: &Path, ctx: &mut Ctx) -> DResult<LoggingOutl
                 level: f.req("level", level)?,
                 format: f.req("format", format)?,
                 facility: f.or("facility", SyslogFacility::Local0, |n, p| {
-                    let s = string(n, p)?;
-                    match FACILITIES.iter().find(|(name, _)| *name == s) {
-                        Some((_, fac)) => Ok(*fac),
-                        None => {
-                            let names: Vec<&str> = FACILITIES.iter().map(|(n, _)| *n).collect();
-                            mismatch(n, p, one_of(&names))
-                        }
-                    }
+                    choice(n, p, &FACILITIES)
                 })?,
-                retry_interval: f.or(
-                    "retry_interval",
-                    GoDuration::from_secs(10),
-                    positive_go_duration,
-                )?,
+                retry_interval: retry_interval(&f)?,
             })
         }
         _ => {
@@ -427,19 +430,12 @@ fn decode_outlet(node: &Node, path: &Path, ctx: &mut Ctx) -> DResult<LoggingOutl
                 level: f.req("level", level)?,
                 format: f.req("format", format)?,
                 address: f.req("address", host_port)?,
-                net: f.or("net", "tcp".to_owned(), |n, p| {
-                    let s = string(n, p)?;
-                    if ["tcp", "tcp4", "tcp6"].contains(&s.as_str()) {
-                        Ok(s)
-                    } else {
-                        mismatch(n, p, one_of(&["tcp", "tcp4", "tcp6"]))
-                    }
-                })?,
-                retry_interval: f.or(
-                    "retry_interval",
-                    GoDuration::from_secs(10),
-                    positive_go_duration,
-                )?,
+                net: f
+                    .or("net", "tcp", |n, p| {
+                        choice(n, p, &[("tcp", "tcp"), ("tcp4", "tcp4"), ("tcp6", "tcp6")])
+                    })?
+                    .to_owned(),
+                retry_interval: retry_interval(&f)?,
                 tls: f.opt("tls", |n, p| {
                     let f = Fields::new(n, p, &["ca", "cert", "key"])?;
                     Ok(TcpOutletTls {

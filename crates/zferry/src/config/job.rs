@@ -5,8 +5,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 use super::decode::{
-    Ctx, DResult, Fields, Path, fail, list_of, mismatch, non_empty, one_of, parsed, string,
-    string_map, type_tag, unsigned,
+    Ctx, DResult, Fields, Path, checked, choice, fail, list_of, parsed, string, string_map,
+    type_tag, unsigned,
 };
 use super::duration::{POSITIVE_DURATION_EXPECTED, PositiveDuration};
 use super::filesystems::{FilesystemsFilter, decode_filesystems};
@@ -362,38 +362,16 @@ pub enum InitialReplication {
 }
 
 fn job_name(node: &Node, path: &Path) -> DResult<String> {
-    let name = non_empty(node, path)?;
-    match names::job_name(&name) {
-        Ok(()) => Ok(name),
-        Err(e) => fail(
-            node,
-            path,
-            format!("found `{name}`, expected a job name: {e}"),
-        ),
-    }
+    checked(node, path, "a job name", names::job_name)
 }
 
 fn root_fs(node: &Node, path: &Path) -> DResult<String> {
-    let s = non_empty(node, path)?;
-    match names::dataset_path(&s) {
-        Ok(()) => Ok(s),
-        Err(e) => fail(
-            node,
-            path,
-            format!("found `{s}`, expected a dataset path like `pool/backups`: {e}"),
-        ),
-    }
-}
-
-fn choice<T: Copy>(node: &Node, path: &Path, options: &[(&str, T)]) -> DResult<T> {
-    let s = string(node, path)?;
-    match options.iter().find(|(name, _)| *name == s) {
-        Some((_, v)) => Ok(*v),
-        None => {
-            let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
-            mismatch(node, path, one_of(&names))
-        }
-    }
+    checked(
+        node,
+        path,
+        "a dataset path like `pool/backups`",
+        names::dataset_path,
+    )
 }
 
 fn size(node: &Node, path: &Path) -> DResult<DataSize> {
@@ -471,15 +449,7 @@ fn send_options(node: &Node, path: &Path) -> DResult<SendOptions> {
 }
 
 fn property(node: &Node, path: &Path) -> DResult<String> {
-    let s = string(node, path)?;
-    match names::property(&s) {
-        Ok(()) => Ok(s),
-        Err(e) => fail(
-            node,
-            path,
-            format!("found `{s}`, expected a ZFS property name: {e}"),
-        ),
-    }
+    checked(node, path, "a ZFS property name", names::property)
 }
 
 fn recv_options(node: &Node, path: &Path) -> DResult<RecvOptions> {

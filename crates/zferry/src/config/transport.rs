@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use super::decode::{
-    CertKind, Ctx, DResult, Fields, Path, fail, list_of, non_empty, string, string_map, type_tag,
-    unsigned,
+    CertKind, Ctx, DResult, Fields, Path, checked, fail, list_of, non_empty, string, string_map,
+    type_tag, unsigned,
 };
 use super::duration::GoDuration;
 use super::global::{cert_file, go_duration, host_port, path_buf};
@@ -308,17 +308,12 @@ pub fn parse_client_entry(address: &str, identity: &str) -> Result<ClientMapEntr
 }
 
 fn identity(node: &Node, path: &Path) -> DResult<String> {
-    let s = non_empty(node, path)?;
-    match names::client_identity(&s) {
-        Ok(()) => Ok(s),
-        Err(e) => fail(
-            node,
-            path,
-            format!(
-                "found `{s}`, expected a client identity usable as a dataset name component: {e}"
-            ),
-        ),
-    }
+    checked(
+        node,
+        path,
+        "a client identity usable as a dataset name component",
+        names::client_identity,
+    )
 }
 
 fn port(node: &Node, path: &Path) -> DResult<u16> {
