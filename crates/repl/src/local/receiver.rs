@@ -238,6 +238,37 @@ impl LocalReceiver {
         Ok(())
     }
 
+    /// A freshly received filesystem inherits `zferry:placeholder=on` from a placeholder parent;
+    /// mark it as real locally. A converted placeholder also loses its `mountpoint=none`.
+    async fn mark_not_placeholder(
+        &self,
+        target: &DatasetPath,
+        converted: bool,
+    ) -> Result<(), EndpointError> {
+        self.zfs
+            .set_properties(
+                target.as_str(),
+                &[(
+                    prop(zferry_zfs::list::PLACEHOLDER_PROPERTY)?,
+                    "off".to_owned(),
+                )],
+            )
+            .await
+            .map_err(|e| zfs_error(e).context("marking the received filesystem as real"))?;
+        let mountpoint_overridden = self
+            .options
+            .properties_override
+            .iter()
+            .any(|(p, _)| p.as_str() == "mountpoint");
+        if converted && !mountpoint_overridden {
+            self.zfs
+                .inherit_property(target.as_str(), &prop("mountpoint")?, false)
+                .await
+                .map_err(|e| zfs_error(e).context("converting the placeholder"))?;
+        }
+        Ok(())
+    }
+
     async fn versions(&self, ds: &DatasetPath) -> Result<Vec<ListedVersion>, EndpointError> {
         Ok(
             versions_of(&self.zfs, std::slice::from_ref(ds), false, false)
@@ -405,13 +436,11 @@ impl Receiver for LocalReceiver {
             exclude: self.options.properties_inherit.clone(),
             set: self.options.properties_override.clone(),
         };
-        let snapshot_name = request
-            .resume_token
-            .is_none()
-            .then_some(request.to.name.as_str());
+        // Received into the filesystem (not `fs@name`): `-I` packages carry several snapshots,
+        // each keeping the sender's name.
         let mut recv = self
             .zfs
-            .receive(&target, snapshot_name, &options)
+            .receive(&target, None, &options)
             .await
             .map_err(zfs_error)?;
         let mut input = BufReader::with_capacity(zferry_zfs::PIPE_SIZE, stream);
@@ -435,25 +464,8 @@ impl Receiver for LocalReceiver {
             guid: request.to.guid,
         };
         recv.finish(Some(&expected)).await.map_err(zfs_error)?;
-        if force && request.from.is_none() {
-            // A converted placeholder: drop the marker and the placeholder's mountpoint=none.
-            for p in [
-                zferry_zfs::list::PLACEHOLDER_PROPERTY,
-                zferry_zfs::list::ZREPL_PLACEHOLDER_PROPERTY,
-                "mountpoint",
-            ] {
-                let overridden = self
-                    .options
-                    .properties_override
-                    .iter()
-                    .any(|(o, _)| o.as_str() == p);
-                if !overridden {
-                    self.zfs
-                        .inherit_property(target.as_str(), &prop(p)?, false)
-                        .await
-                        .map_err(|e| zfs_error(e).context("converting the placeholder"))?;
-                }
-            }
+        if request.from.is_none() {
+            self.mark_not_placeholder(&target, force).await?;
         }
         self.move_last_received(&target, &request.to.name, request.to.guid)
             .await?;
