@@ -398,3 +398,21 @@ async fn mysql_hook_post_without_pre_is_an_error() {
     let pre = hook.run(Edge::Pre, &env("tank", false), &mut None).await;
     assert!(pre.error.expect("cannot connect").contains("FLUSH TABLES"));
 }
+
+#[tokio::test]
+async fn command_hook_returns_although_a_background_child_keeps_its_output_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hook = CommandHook::new(
+        script(dir.path(), "daemonize.sh", "sleep 3 &\necho started"),
+        HookSettings::default(),
+    );
+    let started = Instant::now();
+    let outcome = hook.run(Edge::Pre, &env("tank", false), &mut None).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "waited {:?} for the background child",
+        started.elapsed()
+    );
+    assert_eq!(outcome.error, None);
+    assert_eq!(outcome.output.expect("captured").text, "started\n");
+}

@@ -202,3 +202,24 @@ fn tcp_outlet_over_tls() {
     let missing = TcpTls::from_pem_files(&dir.path().join("nope.pem"), None, "localhost");
     assert!(missing.is_err());
 }
+
+#[test]
+fn tcp_outlet_drops_when_the_collector_stops_reading() {
+    // The collector accepts but never reads: the socket buffers fill, the writer stalls, the
+    // queue fills, and the caller keeps going while lines are dropped.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let sink = TcpSink::start(addr.to_string(), None, Duration::from_secs(60), 8).expect("start");
+    let (_stalled, _) = listener.accept().expect("accept");
+    let line = "x".repeat(4096);
+    let started = Instant::now();
+    for _ in 0..20_000 {
+        sink.write_line(Level::INFO, &line);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "logging blocked for {:?}",
+        started.elapsed()
+    );
+    assert!(sink.dropped() > 0, "a full queue drops lines");
+}

@@ -325,8 +325,15 @@ impl<'n> Fields<'n> {
         key: &str,
         decode: impl FnOnce(&Node, &Path) -> DResult<T>,
     ) -> DResult<T> {
-        match self.get(key) {
-            Some((n, p)) => decode(n, &p),
+        if let Some((n, p)) = self.get(key) {
+            return decode(n, &p);
+        }
+        match self.entries.iter().find(|(k, _)| *k == key) {
+            Some((_, null)) => fail(
+                null,
+                &self.path.key(key),
+                format!("found nothing (null), expected a value for the required field `{key}`"),
+            ),
             None => fail(
                 self.node,
                 &self.path,

@@ -331,10 +331,7 @@ mod tests {
                 "{text}"
             );
         }
-        for bad in ["10", "", "s", "10d", "1w", "-1s", "1..5s", "10 s"] {
-            if bad == "10" {
-                continue; // a plain integer is nanoseconds
-            }
+        for bad in ["", "s", "10d", "1w", "-1s", "1..5s", "10 s"] {
             assert!(GoDuration::parse(bad).is_err(), "{bad} must be rejected");
         }
         assert_eq!(
