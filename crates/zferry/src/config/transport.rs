@@ -257,6 +257,30 @@ impl TcpServe {
         });
         entries
     }
+
+    /// The identity of a client connecting from `addr` (with IPv6 zone `zone`, if any): the most
+    /// specific matching entry wins; in a network entry's identity the `*` is replaced by the
+    /// address (followed by `-zone` when there is a zone, since `%` is not allowed in dataset
+    /// names). IPv4-mapped IPv6 addresses (`::ffff:10.0.0.1`) are treated as IPv4. `None`: the
+    /// client is not allowed.
+    pub fn identify(&self, addr: IpAddr, zone: Option<&str>) -> Option<String> {
+        let addr = match addr {
+            IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .map(IpAddr::V4)
+                .unwrap_or(IpAddr::V6(v6)),
+            v4 => v4,
+        };
+        let entry = self
+            .client_map()
+            .into_iter()
+            .find(|e| e.zone.as_deref() == zone && e.network.contains(&addr))?;
+        let shown = match zone {
+            Some(z) => format!("{addr}-{z}"),
+            None => addr.to_string(),
+        };
+        Some(entry.identity.replacen('*', &shown, 1))
+    }
 }
 
 /// Parses and checks one `clients` entry with zrepl's rules.
@@ -529,6 +553,45 @@ mod tests {
         );
         assert!(parse_client_entry("jimmy", "db").is_err());
         assert!(parse_client_entry("10.1.2.3", "bad/identity").is_err());
+    }
+
+    #[test]
+    fn clients_are_identified_by_the_most_specific_entry() {
+        let serve = TcpServe {
+            listen: HostPort::parse(":1").expect("valid"),
+            listen_freebind: false,
+            clients: [
+                ("10.1.2.3", "specific-host"),
+                ("10.1.2.0/24", "two-*"),
+                ("10.1.0.0/16", "one-*"),
+                ("fde4:8dba:82e1::/48", "v6-*"),
+                ("fde4:8dba:82e1:1::1", "v6-special"),
+                ("fe80::/16%eth1", "ll-*"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        };
+        let id = |a: &str, zone: Option<&str>| serve.identify(a.parse().expect("ip"), zone);
+        assert_eq!(id("10.1.2.3", None).as_deref(), Some("specific-host"));
+        assert_eq!(id("10.1.2.9", None).as_deref(), Some("two-10.1.2.9"));
+        assert_eq!(id("10.1.7.1", None).as_deref(), Some("one-10.1.7.1"));
+        assert_eq!(id("::ffff:10.1.7.1", None).as_deref(), Some("one-10.1.7.1"));
+        assert_eq!(id("10.2.0.1", None), None);
+        assert_eq!(
+            id("fde4:8dba:82e1:1::1", None).as_deref(),
+            Some("v6-special")
+        );
+        assert_eq!(
+            id("fde4:8dba:82e1:23::1", None).as_deref(),
+            Some("v6-fde4:8dba:82e1:23::1")
+        );
+        assert_eq!(
+            id("fe80::23:42", Some("eth1")).as_deref(),
+            Some("ll-fe80::23:42-eth1")
+        );
+        assert_eq!(id("fe80::23:42", Some("eth2")), None);
+        assert_eq!(id("fe80::23:42", None), None);
     }
 
     #[test]
