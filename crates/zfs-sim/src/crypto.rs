@@ -26,6 +26,7 @@ pub fn root_key<'a>(st: &'a State, d: &Dataset) -> Option<&'a KeyInfo> {
 pub fn key_available(st: &State, d: &Dataset) -> bool {
     match &d.crypt {
         None => true,
+        Some(c) if c.root == d.name => c.key.as_ref().is_some_and(|k| k.loaded),
         Some(_) => root_key(st, d).is_some_and(|k| k.loaded),
     }
 }
@@ -148,67 +149,64 @@ pub struct CreateCrypt {
 /// Decides the encryption of a new dataset `name` under `parent`; `errpfx` is the libzfs
 /// error prefix (`cannot create 'x'`).
 pub fn for_create(
-    st: &State,
     name: &str,
     parent: Option<&Dataset>,
     req: &CreateCrypt,
     errpfx: &str,
 ) -> Result<Option<Crypt>> {
+    let parent_crypt = parent.and_then(|p| p.crypt.as_ref());
     let algo = match req.encryption.as_deref() {
-        None if req.keyformat.is_some() => Some("aes-256-gcm".to_string()),
-        None => None,
-        Some("off") => {
-            if parent.is_some_and(|p| p.crypt.is_some()) {
-                return Err(SimError::new(format!(
-                    "{errpfx}: Invalid encryption value. Dataset must be encrypted if parent is encrypted."
-                )));
-            }
-            return Ok(None);
-        }
+        // Not given: inherited from the parent (libzfs's `zfs_crypto_create`).
+        None => parent_crypt.map(|c| c.algorithm.clone()),
+        Some("off") => None,
         Some("on") => Some("aes-256-gcm".to_string()),
         Some(a) => Some(a.to_string()),
     };
-    match algo {
-        None => Ok(parent.and_then(|p| p.crypt.as_ref()).map(|pc| Crypt {
-            algorithm: pc.algorithm.clone(),
+    let has_params = req.keyformat.is_some() || req.keylocation.is_some() || req.iters.is_some();
+    if algo.is_none() {
+        if has_params {
+            return Err(SimError::new(format!(
+                "{errpfx}: Encryption must be turned on to set encryption properties."
+            )));
+        }
+        return Ok(None);
+    }
+    if (parent_crypt.is_none() && req.keyformat.is_none())
+        || (req.keylocation.is_some() && req.keyformat.is_none())
+    {
+        return Err(SimError::new(format!(
+            "{errpfx}: Keyformat required for new encryption root."
+        )));
+    }
+    let Some(algo) = algo else {
+        return Ok(None);
+    };
+    let Some(format) = req.keyformat.clone() else {
+        // An encrypted child inheriting the parent's key.
+        return Ok(parent_crypt.map(|pc| Crypt {
+            algorithm: algo,
             root: pc.root.clone(),
             key: None,
-        })),
-        Some(algo) => {
-            let Some(format) = req.keyformat.clone() else {
-                // Encrypted child inheriting the parent's key.
-                if let Some(pc) = parent.and_then(|p| p.crypt.as_ref()) {
-                    return Ok(Some(Crypt {
-                        algorithm: algo,
-                        root: pc.root.clone(),
-                        key: None,
-                    }));
-                }
-                return Err(SimError::new(format!(
-                    "{errpfx}: Keyformat required for new encryption root."
-                )));
-            };
-            let location = req.keylocation.clone().unwrap_or_else(|| "prompt".into());
-            let iters = if format == "passphrase" {
-                req.iters.unwrap_or(DEFAULT_ITERS)
-            } else {
-                0
-            };
-            let fingerprint = read_key(&format, &location, iters, errpfx)?;
-            let _ = st;
-            Ok(Some(Crypt {
-                algorithm: algo,
-                root: name.to_string(),
-                key: Some(KeyInfo {
-                    format,
-                    location,
-                    iters,
-                    fingerprint,
-                    loaded: true,
-                }),
-            }))
-        }
-    }
+        }));
+    };
+    let location = req.keylocation.clone().unwrap_or_else(|| "prompt".into());
+    let iters = if format == "passphrase" {
+        req.iters.unwrap_or(DEFAULT_ITERS)
+    } else {
+        0
+    };
+    let fingerprint = read_key(&format, &location, iters, errpfx)?;
+    Ok(Some(Crypt {
+        algorithm: algo,
+        root: name.to_string(),
+        key: Some(KeyInfo {
+            format,
+            location,
+            iters,
+            fingerprint,
+            loaded: true,
+        }),
+    }))
 }
 
 /// `zfs load-key [-L location] [-n] ds`.

@@ -140,7 +140,7 @@ pub fn create(st: &mut State, name: &str, o: &CreateOpts) -> Result<()> {
     } else {
         Kind::Filesystem
     };
-    let crypt = crypto::for_create(st, name, st.datasets.get(parent), &crypt_req, &errpfx)?;
+    let crypt = crypto::for_create(name, st.datasets.get(parent), &crypt_req, &errpfx)?;
     let txg = st.next_txg(pool);
     let mut d = Dataset::new(name, kind, new_guid(), txg, now());
     d.props = props;

@@ -41,65 +41,80 @@ fn targets(st: &State, full: &str, recursive: bool, errpfx: &str) -> Result<Vec<
     Ok(out)
 }
 
-/// `zfs hold [-r] tag snap...` (all or nothing).
-pub fn hold(st: &mut State, tag: &str, snaps: &[String], recursive: bool) -> Result<()> {
+/// `zfs hold [-r] tag snap...`: each argument on its own (like the `zfs` command, which
+/// issues one hold request per argument); returns the error messages of failed arguments.
+pub fn hold(st: &mut State, tag: &str, snaps: &[String], recursive: bool) -> Vec<String> {
     const PFX: &str = "cannot hold snapshot";
+    let mut errors = Vec::new();
     if tag.is_empty() || tag.len() > 255 {
-        return Err(SimError::new(format!("{PFX}: tag name too long or empty")));
-    }
-    let mut all = Vec::new();
-    for full in snaps {
-        for (fs, snap) in targets(st, full, recursive, PFX)? {
-            let s = st.get(&fs)?.snapshot(&snap);
-            if s.is_some_and(|s| s.holds.iter().any(|(t, _)| t == tag)) {
-                return Err(SimError::new(format!(
-                    "{PFX} '{fs}@{snap}': tag already exists on this dataset"
-                )));
-            }
-            all.push((fs, snap));
-        }
+        errors.push(format!("{PFX}: tag name too long or empty"));
+        return errors;
     }
     let t = now();
-    for (fs, snap) in all {
-        if let Some(s) = st.datasets.get_mut(&fs).and_then(|d| d.snapshot_mut(&snap)) {
-            s.holds.push((tag.to_string(), t));
+    'args: for full in snaps {
+        let ts = match targets(st, full, recursive, PFX) {
+            Ok(ts) => ts,
+            Err(e) => {
+                errors.push(e.message);
+                continue;
+            }
+        };
+        for (fs, snap) in &ts {
+            let s = st.datasets.get(fs).and_then(|d| d.snapshot(snap));
+            if s.is_some_and(|s| s.holds.iter().any(|(x, _)| x == tag)) {
+                errors.push(format!(
+                    "{PFX} '{fs}@{snap}': tag already exists on this dataset"
+                ));
+                continue 'args;
+            }
+        }
+        for (fs, snap) in ts {
+            if let Some(s) = st.datasets.get_mut(&fs).and_then(|d| d.snapshot_mut(&snap)) {
+                s.holds.push((tag.to_string(), t));
+            }
         }
     }
-    Ok(())
+    errors
 }
 
-/// `zfs release [-r] tag snap...`; a deferred-destroy snapshot losing its last hold is destroyed.
+/// `zfs release [-r] tag snap...`, each argument on its own; a deferred-destroy snapshot losing
+/// its last hold is destroyed. Returns the error messages of failed arguments.
 pub fn release(
     st: &mut State,
     dirs: &Dirs,
     tag: &str,
     snaps: &[String],
     recursive: bool,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     const PFX: &str = "cannot release hold from snapshot";
-    let mut all = Vec::new();
-    for full in snaps {
-        for (fs, snap) in targets(st, full, recursive, PFX)? {
-            let s = st.get(&fs)?.snapshot(&snap);
-            if !s.is_some_and(|s| s.holds.iter().any(|(t, _)| t == tag)) {
-                return Err(SimError::new(format!(
-                    "{PFX} '{fs}@{snap}': no such tag on this dataset"
-                )));
+    let mut errors = Vec::new();
+    'args: for full in snaps {
+        let ts = match targets(st, full, recursive, PFX) {
+            Ok(ts) => ts,
+            Err(e) => {
+                errors.push(e.message);
+                continue;
             }
-            all.push((fs, snap));
+        };
+        for (fs, snap) in &ts {
+            let s = st.datasets.get(fs).and_then(|d| d.snapshot(snap));
+            if !s.is_some_and(|s| s.holds.iter().any(|(x, _)| x == tag)) {
+                errors.push(format!("{PFX} '{fs}@{snap}': no such tag on this dataset"));
+                continue 'args;
+            }
+        }
+        for (fs, snap) in ts {
+            let mut destroy = false;
+            if let Some(s) = st.datasets.get_mut(&fs).and_then(|d| d.snapshot_mut(&snap)) {
+                s.holds.retain(|(x, _)| x != tag);
+                destroy = s.holds.is_empty() && s.defer_destroy;
+            }
+            if destroy {
+                crate::destroy::remove_snapshot(st, dirs, &fs, &snap)?;
+            }
         }
     }
-    for (fs, snap) in all {
-        let mut destroy = false;
-        if let Some(s) = st.datasets.get_mut(&fs).and_then(|d| d.snapshot_mut(&snap)) {
-            s.holds.retain(|(t, _)| t != tag);
-            destroy = s.holds.is_empty() && s.defer_destroy;
-        }
-        if destroy {
-            crate::destroy::remove_snapshot(st, dirs, &fs, &snap)?;
-        }
-    }
-    Ok(())
+    Ok(errors)
 }
 
 /// One row of `zfs holds`: snapshot name, tag, time.

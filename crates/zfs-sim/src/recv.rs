@@ -229,25 +229,37 @@ fn validate(st: &State, dirs: &Dirs, o: &RecvOpts, b: &Begin, resuming: bool) ->
                     "destination {fs} contains partially-complete state from \"zfs receive -s\"."
                 )));
             }
+            // Like the kernel's `recv_begin_check_existing_impl`: the source must be one of
+            // the destination's snapshots; without -F nothing may have changed since it (a
+            // newer snapshot with changes counts as a change, and raw streams need it newest).
             let mut base = None;
             if !newfs {
-                if !o.force && crate::data::modified_since_snapshot(st, dirs, d) {
+                let Some(from) = d.snapshots.iter().find(|s| s.guid == b.fromguid) else {
                     return Err(err(format!(
-                        "destination {fs} has been modified\nsince most recent snapshot"
+                        "most recent snapshot of {fs} does not\nmatch incremental source"
                     )));
-                }
-                let from = d.snapshots.iter().find(|s| s.guid == b.fromguid);
-                let newest = d.newest_snapshot().map(|s| s.guid);
-                match from {
-                    Some(f) if o.force || Some(f.guid) == newest => {
-                        base = Some(dirs.snapdata(d.guid, f.guid));
-                    }
-                    _ => {
+                };
+                let from_data = dirs.snapdata(d.guid, from.guid);
+                if !o.force {
+                    let live = crate::data::live_dir(st, dirs, d);
+                    let nested = crate::data::nested_mounts(st, dirs, d);
+                    let newest = d.newest_snapshot().map(|s| s.guid);
+                    let changed = crate::data::differs_excluding(&live, &nested, &from_data)
+                        || (newest != Some(from.guid)
+                            && d.snapshots.iter().any(|s| {
+                                s.createtxg > from.createtxg
+                                    && crate::data::differs(
+                                        &dirs.snapdata(d.guid, s.guid),
+                                        &from_data,
+                                    )
+                            }));
+                    if changed || (raw && newest != Some(from.guid)) {
                         return Err(err(format!(
-                            "most recent snapshot of {fs} does not\nmatch incremental source"
+                            "destination {fs} has been modified\nsince most recent snapshot"
                         )));
                     }
                 }
+                base = Some(from_data);
             }
             Ok(Plan {
                 fs,
@@ -504,10 +516,12 @@ fn commit(
         .find(|s| s.guid == b.fromguid)
         .map(|s| s.createtxg)
         .unwrap_or(0);
+    // -F rolls back to the source, destroying later snapshots; without it they stay (nothing
+    // changed since the source, validated above).
     let later: Vec<String> = d
         .snapshots
         .iter()
-        .filter(|s| s.createtxg > from_txg)
+        .filter(|s| o.force && s.createtxg > from_txg)
         .map(|s| s.name.clone())
         .collect();
     if later

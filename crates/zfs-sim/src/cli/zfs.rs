@@ -644,8 +644,8 @@ fn cmd_hold(sim: &Sim, args: &[String]) -> Result<u8> {
     let Some((tag, snaps)) = o.args.split_first().filter(|(_, s)| !s.is_empty()) else {
         return Err(SimError::usage(usage("hold")));
     };
-    sim.mutate(|st, _| crate::holds::hold(st, tag, snaps, o.has('r')))?;
-    Ok(0)
+    let errors = sim.mutate(|st, _| Ok(crate::holds::hold(st, tag, snaps, o.has('r'))))?;
+    report_errors(&errors)
 }
 
 fn cmd_release(sim: &Sim, args: &[String]) -> Result<u8> {
@@ -653,8 +653,16 @@ fn cmd_release(sim: &Sim, args: &[String]) -> Result<u8> {
     let Some((tag, snaps)) = o.args.split_first().filter(|(_, s)| !s.is_empty()) else {
         return Err(SimError::usage(usage("release")));
     };
-    sim.mutate(|st, dirs| crate::holds::release(st, dirs, tag, snaps, o.has('r')))?;
-    Ok(0)
+    let errors = sim.mutate(|st, dirs| crate::holds::release(st, dirs, tag, snaps, o.has('r')))?;
+    report_errors(&errors)
+}
+
+/// Prints per-argument errors; exit status 1 if there were any.
+fn report_errors(errors: &[String]) -> Result<u8> {
+    for e in errors {
+        eprintln!("{e}");
+    }
+    Ok(u8::from(!errors.is_empty()))
 }
 
 fn cmd_holds(sim: &Sim, args: &[String]) -> Result<u8> {
