@@ -29,6 +29,96 @@ pub enum Command {
     /// Check the configuration: silent with exit code 0 when it is valid, otherwise print the
     /// problem (file, line, column, field, found and expected) and exit with 1.
     Configcheck(ConfigcheckArgs),
+
+    /// Run the daemon in the foreground: every configured job, the control socket and the
+    /// metrics endpoints, until SIGTERM or SIGINT.
+    Daemon,
+
+    /// Show what the daemon's jobs are doing.
+    Status(StatusArgs),
+
+    /// Wake up or reset a job of the running daemon.
+    Signal {
+        /// The signal.
+        #[command(subcommand)]
+        command: SignalCommand,
+    },
+
+    /// Demonstrate zferry end to end: a push job replicating to a sink on simulated pools (no
+    /// ZFS or root needed), with snapshots, pruning, status and a file-by-file check.
+    Demo(DemoArgs),
+
+    /// Print the version of this program and of the running daemon.
+    Version {
+        /// Only this program's version (do not ask the daemon).
+        #[arg(long)]
+        client: bool,
+    },
+}
+
+/// Arguments of `zferry demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Use real ZFS (from PATH) instead of the simulator; needs --source and --target.
+    #[arg(long)]
+    pub real: bool,
+
+    /// With --real: the pool (or dataset) the demo creates `zferry-demo` below and replicates from.
+    #[arg(long, value_name = "POOL", requires = "real")]
+    pub source: Option<String>,
+
+    /// With --real: the pool (or dataset) the replica goes below.
+    #[arg(long, value_name = "POOL", requires = "real")]
+    pub target: Option<String>,
+
+    /// Snapshot-and-replicate rounds.
+    #[arg(long, default_value_t = 4)]
+    pub rounds: u32,
+
+    /// Keep the temporary directory (and with --real the datasets) afterwards.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// Arguments of `zferry status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// How to show the status.
+    #[arg(long, value_enum, default_value_t = StatusMode::Interactive)]
+    pub mode: StatusMode,
+
+    /// Refresh interval of the interactive view, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub refresh_ms: u64,
+}
+
+/// Output modes of `zferry status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StatusMode {
+    /// A live terminal UI (quit with q).
+    Interactive,
+    /// One plain-text rendering.
+    Dump,
+    /// The status JSON as the daemon returns it.
+    Raw,
+}
+
+/// `zferry signal` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SignalCommand {
+    /// Start a run of JOB now (or one more after the current run).
+    Wakeup {
+        /// The job.
+        job: String,
+        /// Wait until that run has finished; exit with 1 if it failed.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Abort JOB's current run and clear its error state.
+    Reset {
+        /// The job.
+        job: String,
+    },
 }
 
 /// Arguments of `zferry configcheck`.
@@ -75,5 +165,10 @@ pub enum What {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Configcheck(args) => commands::configcheck::run(cli.config.as_deref(), &args),
+        Command::Daemon => commands::daemon::run(cli.config.as_deref()),
+        Command::Status(args) => commands::status::run(cli.config.as_deref(), &args),
+        Command::Signal { command } => commands::signal::run(cli.config.as_deref(), &command),
+        Command::Demo(args) => commands::demo::run(&args),
+        Command::Version { client } => commands::version::run(cli.config.as_deref(), client),
     }
 }

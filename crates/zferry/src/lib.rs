@@ -5,3 +5,6 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod daemon;
+pub mod demo;
+pub mod jobs;
+pub mod runtime;

@@ -6,6 +6,10 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Invoked through a `zfs`/`zpool` symlink (see `zferry demo`): act as the simulator.
+    if let Some(code) = zferry::demo::run_as_simulator() {
+        return code;
+    }
     let cli = zferry::cli::Cli::parse();
     match zferry::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,3 +1,9 @@
 //! One module per subcommand of the `zferry` binary (see [`crate::cli`]).
 
 pub mod configcheck;
+pub mod control;
+pub mod daemon;
+pub mod demo;
+pub mod signal;
+pub mod status;
+pub mod version;

@@ -1,0 +1,74 @@
+//! Which datasets a job's `filesystems` filter covers: listing roots for the endpoints and the
+//! snapshotter.
+
+use tokio::process::Command;
+use zferry_zfs::{DatasetPath, Zfs};
+
+use crate::config::filesystems::FilesystemsFilter;
+
+/// The datasets below which the filter can match anything (outermost first). A bare `<`
+/// pattern covers every pool, so the pools are listed (`zpool list`).
+pub async fn filter_roots(
+    zfs: &Zfs,
+    filter: &FilesystemsFilter,
+) -> Result<Vec<DatasetPath>, String> {
+    let mut roots = Vec::new();
+    for (pattern, include) in filter.patterns() {
+        if !include {
+            continue;
+        }
+        let path = pattern.strip_suffix('<').unwrap_or(pattern);
+        if path.is_empty() {
+            return list_pools(zfs).await;
+        }
+        roots.push(
+            DatasetPath::new(path).map_err(|e| format!("filesystems pattern {pattern:?}: {e}"))?,
+        );
+    }
+    roots.sort();
+    roots.dedup();
+    Ok(roots)
+}
+
+/// All imported pools.
+pub async fn list_pools(zfs: &Zfs) -> Result<Vec<DatasetPath>, String> {
+    let config = zfs.config();
+    let mut cmd = Command::new(&config.zpool_bin);
+    cmd.args(["list", "-H", "-o", "name"]).kill_on_drop(true);
+    for (k, v) in &config.env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .output()
+        .await
+        .map_err(|e| format!("running {}: {e}", config.zpool_bin.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "zpool list failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| DatasetPath::new(l.trim()).map_err(|e| format!("pool name {l:?}: {e}")))
+        .collect()
+}
+
+/// The filesystems (not placeholders) the filter matches, as the snapshotter sees them.
+pub async fn matching_filesystems(
+    zfs: &Zfs,
+    roots: &[DatasetPath],
+    filter: &FilesystemsFilter,
+) -> Result<Vec<DatasetPath>, String> {
+    let matcher = filter.filter();
+    let datasets = zfs
+        .list_datasets(roots)
+        .await
+        .map_err(|e| format!("listing filesystems: {e}"))?;
+    Ok(datasets
+        .into_iter()
+        .filter(|d| !d.placeholder && matcher.matches(d.path.as_str()))
+        .map(|d| d.path)
+        .collect())
+}

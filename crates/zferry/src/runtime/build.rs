@@ -1,0 +1,362 @@
+//! Building each configured job: its endpoints, transports, snapshotter and tasks.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::sync::{Notify, watch};
+use zferry_repl::abstractions::Lane;
+use zferry_repl::endpoint::{EndpointError, Receiver, Sender};
+use zferry_repl::local::{LocalReceiver, LocalSender};
+use zferry_rpc::ClientIdentity;
+use zferry_rpc::access::SourceAccess;
+use zferry_rpc::client::{ClientOptions, RemoteEndpoint};
+use zferry_rpc::server::{ServerOptions, Service};
+use zferry_zfs::{DatasetPath, Zfs};
+
+use super::transport::{admitted_identities, connector, listener, peer_name};
+use crate::config::Job;
+use crate::config::global::Global;
+use crate::config::job::Interval;
+use crate::config::snapshotting::Snapshotting;
+use crate::daemon::metrics::Metrics;
+use crate::daemon::status::{JobState, JobType};
+use crate::jobs::JobHandle;
+use crate::jobs::active::ActiveJob;
+use crate::jobs::datasets::filter_roots;
+use crate::jobs::options::{
+    hooks, keep_rules, limiter, recv_options, replication_options, send_options,
+};
+use crate::jobs::passive::serve_until;
+use crate::jobs::shared::JobShared;
+use crate::jobs::snap::SnapPruner;
+use crate::jobs::snapshotter::Snapshotter;
+use crate::jobs::trigger::{Trigger, trigger};
+
+/// A task of a job. Not `Send`: the engine's `replicate` future is not (yet) provably `Send`,
+/// so job tasks run on the daemon's `LocalSet`.
+pub type Task = Pin<Box<dyn Future<Output = ()>>>;
+
+/// What building needs from the daemon.
+pub struct BuildContext<'a> {
+    /// The ZFS driver.
+    pub zfs: &'a Zfs,
+    /// The metrics.
+    pub metrics: &'a Arc<Metrics>,
+    /// Turns true on shutdown.
+    pub shutdown: &'a watch::Receiver<bool>,
+    /// The global settings.
+    pub global: &'a Global,
+}
+
+/// The job type in the status model.
+pub fn job_type(job: &Job) -> JobType {
+    match job {
+        Job::Push(_) => JobType::Push,
+        Job::Sink(_) => JobType::Sink,
+        Job::Pull(_) => JobType::Pull,
+        Job::Source(_) => JobType::Source,
+        Job::Snap(_) => JobType::Snap,
+    }
+}
+
+/// A built job: its handle and the tasks to spawn.
+pub struct Built {
+    /// For the control server.
+    pub handle: JobHandle,
+    /// To spawn.
+    pub tasks: Vec<Task>,
+}
+
+fn dataset(path: &str, what: &str) -> Result<DatasetPath, String> {
+    DatasetPath::new(path).map_err(|e| format!("{what} {path:?}: {e}"))
+}
+
+/// Runs `task` until shutdown (for tasks that never end by themselves, like snapshotters).
+fn until_shutdown(
+    task: impl Future<Output = ()> + 'static,
+    mut shutdown: watch::Receiver<bool>,
+) -> Task {
+    Box::pin(async move {
+        tokio::select! {
+            _ = shutdown.wait_for(|s| *s) => {}
+            () = task => {}
+        }
+    })
+}
+
+fn snapshotter(
+    name: &str,
+    ctx: &BuildContext<'_>,
+    roots: Vec<DatasetPath>,
+    filter: &crate::config::filesystems::FilesystemsFilter,
+    config: &Snapshotting,
+    shared: &Arc<JobShared>,
+    after_round: Option<Trigger>,
+) -> Result<Task, String> {
+    let namer = config.namer().transpose()?;
+    let s = Snapshotter {
+        job: name.to_string(),
+        zfs: ctx.zfs.clone(),
+        roots,
+        filter: filter.clone(),
+        config: config.clone(),
+        namer,
+        hooks: hooks(config.hooks())?,
+        shared: Arc::clone(shared),
+        after_round,
+    };
+    Ok(until_shutdown(s.run(), ctx.shutdown.clone()))
+}
+
+/// Builds one job; an error is the job's setup error.
+pub async fn build(job: &Job, ctx: &BuildContext<'_>) -> Result<Built, String> {
+    let name = job.name().to_string();
+    match job {
+        Job::Push(p) => {
+            let roots = filter_roots(ctx.zfs, &p.filesystems).await?;
+            let lane = Lane::new(&name, peer_name(&p.connect));
+            let sender: Arc<dyn Sender> = Arc::new(LocalSender::new(
+                ctx.zfs.clone(),
+                roots.clone(),
+                p.filesystems.filter(),
+                lane,
+                send_options(&p.send),
+            ));
+            let receiver: Arc<dyn Receiver> = Arc::new(RemoteEndpoint::new(
+                connector(&p.connect)?,
+                ClientOptions {
+                    limiter: limiter(&p.send.bandwidth_limit),
+                    ..ClientOptions::default()
+                },
+            ));
+            let shared = Arc::new(JobShared::new(JobType::Push, JobState::Idle));
+            let (wake, rx) = trigger();
+            let reset = Arc::new(Notify::new());
+            let active = ActiveJob {
+                name: name.clone(),
+                sender,
+                receiver,
+                options: replication_options(&p.replication, &p.conflict_resolution),
+                keep_sender: keep_rules(&p.pruning.keep_sender),
+                keep_receiver: keep_rules(&p.pruning.keep_receiver),
+                interval: None,
+                shared: Arc::clone(&shared),
+                metrics: Arc::clone(ctx.metrics),
+            };
+            let snap = snapshotter(
+                &name,
+                ctx,
+                roots,
+                &p.filesystems,
+                &p.snapshotting,
+                &shared,
+                Some(wake.clone()),
+            )?;
+            let run = active.run_loop(rx, Arc::clone(&reset), ctx.shutdown.clone());
+            Ok(Built {
+                handle: JobHandle {
+                    name,
+                    type_name: "push",
+                    shared,
+                    trigger: Some(wake),
+                    reset: Some(reset),
+                },
+                tasks: vec![Box::pin(run), snap],
+            })
+        }
+        Job::Pull(p) => {
+            let root = dataset(&p.root_fs, "root_fs")?;
+            let lane = Lane::new(&name, peer_name(&p.connect));
+            let sender: Arc<dyn Sender> = Arc::new(RemoteEndpoint::new(
+                connector(&p.connect)?,
+                ClientOptions {
+                    limiter: limiter(&p.recv.bandwidth_limit),
+                    ..ClientOptions::default()
+                },
+            ));
+            let receiver: Arc<dyn Receiver> = Arc::new(LocalReceiver::new(
+                ctx.zfs.clone(),
+                root,
+                lane,
+                recv_options(&p.recv)?,
+            ));
+            let shared = Arc::new(JobShared::new(JobType::Pull, JobState::Idle));
+            let (wake, rx) = trigger();
+            let reset = Arc::new(Notify::new());
+            let active = ActiveJob {
+                name: name.clone(),
+                sender,
+                receiver,
+                options: replication_options(&p.replication, &p.conflict_resolution),
+                keep_sender: keep_rules(&p.pruning.keep_sender),
+                keep_receiver: keep_rules(&p.pruning.keep_receiver),
+                interval: match p.interval {
+                    Interval::Manual => None,
+                    Interval::Every(d) => Some(d.as_std()),
+                },
+                shared: Arc::clone(&shared),
+                metrics: Arc::clone(ctx.metrics),
+            };
+            let run = active.run_loop(rx, Arc::clone(&reset), ctx.shutdown.clone());
+            Ok(Built {
+                handle: JobHandle {
+                    name,
+                    type_name: "pull",
+                    shared,
+                    trigger: Some(wake),
+                    reset: Some(reset),
+                },
+                tasks: vec![Box::pin(run)],
+            })
+        }
+        Job::Sink(s) => {
+            let root = dataset(&s.root_fs, "root_fs")?;
+            let recv = recv_options(&s.recv)?;
+            let zfs = ctx.zfs.clone();
+            let job = name.clone();
+            let factory =
+                move |identity: &ClientIdentity| -> Result<Arc<dyn Receiver>, EndpointError> {
+                    let root = root
+                        .join(identity.as_str())
+                        .map_err(|e| EndpointError::access_denied(e.to_string()))?;
+                    Ok(Arc::new(LocalReceiver::new(
+                        zfs.clone(),
+                        root,
+                        Lane::new(&job, identity.as_str()),
+                        recv.clone(),
+                    )))
+                };
+            let listener = listener(&s.serve, ctx.global).await?;
+            let options = ServerOptions {
+                limiter: limiter(&s.recv.bandwidth_limit),
+                ..ServerOptions::default()
+            };
+            let task = serve_until(
+                name.clone(),
+                listener,
+                Service::Sink(Arc::new(factory)),
+                options,
+                ctx.shutdown.clone(),
+            );
+            Ok(Built {
+                handle: JobHandle {
+                    name,
+                    type_name: "sink",
+                    shared: Arc::new(JobShared::new(JobType::Sink, JobState::Serving)),
+                    trigger: None,
+                    reset: None,
+                },
+                tasks: vec![Box::pin(task)],
+            })
+        }
+        Job::Source(s) => {
+            let roots = filter_roots(ctx.zfs, &s.filesystems).await?;
+            let filter = s.filesystems.filter();
+            let send = send_options(&s.send);
+            let zfs = ctx.zfs.clone();
+            let job = name.clone();
+            let sender_roots = roots.clone();
+            let sender_filter = filter.clone();
+            let factory =
+                move |identity: &ClientIdentity| -> Result<Arc<dyn Sender>, EndpointError> {
+                    Ok(Arc::new(LocalSender::new(
+                        zfs.clone(),
+                        sender_roots.clone(),
+                        sender_filter.clone(),
+                        Lane::new(&job, identity.as_str()),
+                        send,
+                    )))
+                };
+            let access = SourceAccess {
+                clients: admitted_identities(&s.serve),
+                filter: Arc::new(move |fs| filter.matches(fs.as_str())),
+            };
+            let listener = listener(&s.serve, ctx.global).await?;
+            let options = ServerOptions {
+                limiter: limiter(&s.send.bandwidth_limit),
+                ..ServerOptions::default()
+            };
+            let shared = Arc::new(JobShared::new(JobType::Source, JobState::Serving));
+            let snap = snapshotter(
+                &name,
+                ctx,
+                roots,
+                &s.filesystems,
+                &s.snapshotting,
+                &shared,
+                None,
+            )?;
+            let task = serve_until(
+                name.clone(),
+                listener,
+                Service::Source {
+                    senders: Arc::new(factory),
+                    access,
+                },
+                options,
+                ctx.shutdown.clone(),
+            );
+            Ok(Built {
+                handle: JobHandle {
+                    name,
+                    type_name: "source",
+                    shared,
+                    trigger: None,
+                    reset: None,
+                },
+                tasks: vec![Box::pin(task), snap],
+            })
+        }
+        Job::Snap(s) => {
+            let roots = filter_roots(ctx.zfs, &s.filesystems).await?;
+            let shared = Arc::new(JobShared::new(JobType::Snap, JobState::Idle));
+            let endpoint = Arc::new(LocalSender::new(
+                ctx.zfs.clone(),
+                roots.clone(),
+                s.filesystems.filter(),
+                Lane::new(&name, ""),
+                Default::default(),
+            ));
+            let (wake, rx) = trigger();
+            let pruner = SnapPruner {
+                name: name.clone(),
+                endpoint,
+                keep: keep_rules(&s.pruning.keep),
+                shared: Arc::clone(&shared),
+                metrics: Arc::clone(ctx.metrics),
+            };
+            let snap = snapshotter(
+                &name,
+                ctx,
+                roots,
+                &s.filesystems,
+                &s.snapshotting,
+                &shared,
+                Some(wake.clone()),
+            )?;
+            let run = pruner.run_loop(rx, ctx.shutdown.clone());
+            Ok(Built {
+                handle: JobHandle {
+                    name,
+                    type_name: "snap",
+                    shared,
+                    trigger: Some(wake),
+                    reset: None,
+                },
+                tasks: vec![Box::pin(run), snap],
+            })
+        }
+    }
+}
+
+/// The handle of a job whose setup failed.
+pub fn failed(job: &Job, error: String) -> JobHandle {
+    JobHandle {
+        name: job.name().to_string(),
+        type_name: job.type_name(),
+        shared: Arc::new(JobShared::setup_failed(job_type(job), error)),
+        trigger: None,
+        reset: None,
+    }
+}
