@@ -154,19 +154,14 @@ fn run(
     })();
     match written {
         Ok(()) => Ok(0),
+        // The real `zfs send` dies of SIGPIPE silently when the reader goes away.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(1),
         Err(e) => {
             let name = steps
                 .first()
                 .map(|s| s.begin.toname.clone())
                 .unwrap_or_default();
-            let why = if e.kind() == io::ErrorKind::BrokenPipe {
-                "Broken pipe".to_string()
-            } else {
-                e.to_string()
-            };
-            Err(SimError::new(format!(
-                "warning: cannot send '{name}': {why}"
-            )))
+            Err(SimError::new(format!("warning: cannot send '{name}': {e}")))
         }
     }
 }
