@@ -54,7 +54,7 @@ fn walk_into(
         if rel.as_os_str().is_empty() && e.file_name() == ".zfs" {
             continue;
         }
-        if exclude.iter().any(|x| *x == abs) {
+        if exclude.contains(&abs) {
             continue;
         }
         let ft = e.file_type()?;
@@ -149,7 +149,7 @@ pub fn clear_dir(dir: &Path, exclude: &[PathBuf]) -> io::Result<()> {
     }
     for e in fs::read_dir(dir)? {
         let p = e?.path();
-        if exclude.iter().any(|x| *x == p) {
+        if exclude.contains(&p) {
             continue;
         }
         if exclude.iter().any(|x| x.starts_with(&p)) {

@@ -10,23 +10,6 @@ use crate::props::{self, Prop};
 use crate::sim::new_guid;
 use crate::state::{Dataset, Dirs, Kind, PropEntry, State};
 
-/// Validates `k=v` property assignments for a filesystem/volume; `errpfx` is libzfs's prefix.
-pub fn parse_assignments(list: &[&str], errpfx: &str) -> Result<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    for kv in list {
-        let Some((k, v)) = kv.split_once('=') else {
-            return Err(SimError::usage(format!(
-                "missing '=' for property=value argument"
-            )));
-        };
-        out.push((k.to_string(), v.to_string()));
-    }
-    for (k, _) in &out {
-        check_settable(k, false, errpfx)?;
-    }
-    Ok(out)
-}
-
 /// Checks that `name` can be set (on a snapshot only user properties can).
 pub fn check_settable(name: &str, snapshot: bool, errpfx: &str) -> Result<()> {
     match Prop::resolve(name) {

@@ -58,7 +58,7 @@ pub fn receive(sim: &Sim, o: &RecvOpts, faults: &Faults, input: impl Read) -> Re
     let mut received = 0;
     loop {
         dec.reset();
-        match dec.next() {
+        match dec.read_record() {
             Ok(None) if received > 0 => return Ok(0),
             Ok(None) => {
                 return Err(SimError::new("cannot receive: failed to read from stream"));
@@ -75,7 +75,7 @@ pub fn receive(sim: &Sim, o: &RecvOpts, faults: &Faults, input: impl Read) -> Re
                 let file = fs::File::open(&partial).map_err(|e| SimError::io("open partial", e))?;
                 let chained = file.chain(dec.into_inner());
                 let mut dec2 = Decoder::new(chained);
-                let begin = match dec2.next() {
+                let begin = match dec2.read_record() {
                     Ok(Some(Record::Begin(b))) => b,
                     _ => {
                         return Err(SimError::new(format!(

@@ -410,7 +410,7 @@ impl<R: Read> Decoder<R> {
     }
 
     /// Reads the next record; `Ok(None)` at a clean end of input (between records).
-    pub fn next(&mut self) -> Result<Option<Record>, ReadError> {
+    pub fn read_record(&mut self) -> Result<Option<Record>, ReadError> {
         let mut head = [0u8; 5];
         if !self.fill(&mut head)? {
             return Ok(None);
@@ -579,7 +579,7 @@ pub fn apply<R: Read>(dec: &mut Decoder<R>, root: &Path) -> Result<[u8; 32], Rea
     let io = ReadError::Io;
     let mut open: Option<(fs::File, u64)> = None;
     loop {
-        let Some(rec) = dec.next()? else {
+        let Some(rec) = dec.read_record()? else {
             return Err(ReadError::Truncated);
         };
         if let Some((_, left)) = &open
@@ -680,18 +680,18 @@ mod tests {
         let full = encode(&a, None, &begin(0));
         assert_eq!(full, encode(&a, None, &begin(0)), "deterministic");
         let mut dec = Decoder::new(full.as_slice());
-        let Some(Record::Begin(got)) = dec.next().unwrap() else {
+        let Some(Record::Begin(got)) = dec.read_record().unwrap() else {
             panic!()
         };
         assert_eq!(got, begin(0));
         apply(&mut dec, &out).unwrap();
-        assert!(dec.next().unwrap().is_none());
+        assert!(dec.read_record().unwrap().is_none());
         assert!(!crate::data::differs(&a, &out));
 
         let inc = encode(&b, Some(&a), &begin(5));
         assert!(inc.len() < CHUNK + 500, "incremental carries only changes");
         let mut dec = Decoder::new(inc.as_slice());
-        dec.next().unwrap();
+        dec.read_record().unwrap();
         apply(&mut dec, &out).unwrap();
         assert!(!crate::data::differs(&b, &out));
     }
@@ -703,7 +703,7 @@ mod tests {
         let s = encode(t.path(), None, &begin(0));
         let cut = &s[..s.len() - 3];
         let mut dec = Decoder::new(cut);
-        dec.next().unwrap();
+        dec.read_record().unwrap();
         assert!(matches!(
             apply(&mut dec, &t.path().join("o")),
             Err(ReadError::Truncated)
@@ -713,7 +713,7 @@ mod tests {
         bad[n] ^= 1;
         let mut dec = Decoder::new(bad.as_slice());
         let r = dec
-            .next()
+            .read_record()
             .and_then(|_| apply(&mut dec, &t.path().join("o2")));
         assert!(matches!(r, Err(ReadError::Invalid(_))));
     }
