@@ -38,8 +38,12 @@ fn duration() -> impl Strategy<Value = String> {
 }
 
 fn go_duration() -> impl Strategy<Value = String> {
+    prop_oneof![Just("0".to_owned()), Just("0s".to_owned()), positive_go_duration()]
+}
+
+fn positive_go_duration() -> impl Strategy<Value = String> {
     prop_oneof![
-        (0u32..120).prop_map(|n| format!("{n}s")),
+        (1u32..120).prop_map(|n| format!("{n}s")),
         (1u32..5000).prop_map(|n| format!("{n}ms")),
         (1u32..10, 0u32..60).prop_map(|(m, s)| format!("{m}m{s}s")),
     ]
@@ -142,7 +146,7 @@ fn rules(allow_not_replicated: bool) -> impl Strategy<Value = Value> {
 
 fn hook() -> impl Strategy<Value = Value> {
     prop_oneof![
-        (prop::option::of(go_duration()), prop::option::of(filesystems()), any::<bool>()).prop_map(
+        (prop::option::of(positive_go_duration()), prop::option::of(filesystems()), any::<bool>()).prop_map(
             |(t, fs, fatal)| {
                 let h = json!({"type": "command", "path": "/usr/local/bin/hook", "err_is_fatal": fatal});
                 with_opt(with_opt(h, "timeout", t.map(|t| json!(t))), "filesystems", fs)
@@ -337,7 +341,7 @@ fn global() -> impl Strategy<Value = Value> {
         level,
         format,
         any::<bool>(),
-        prop::option::of(go_duration()),
+        prop::option::of(positive_go_duration()),
         any::<bool>(),
     )
         .prop_map(|(l1, f1, l2, f2, time, retry, tls)| {

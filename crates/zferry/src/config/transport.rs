@@ -230,66 +230,13 @@ pub struct LocalServe {
     pub listener_name: String,
 }
 
-/// One parsed entry of a `tcp` serve's `clients` map.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClientMapEntry {
-    /// The network (a single address is a /32 or /128 network).
-    pub network: ipnet::IpNet,
-    /// The IPv6 zone (`%eth0`), if any.
-    pub zone: Option<String>,
-    /// The identity, with `*` to be replaced by the client address for CIDR entries.
-    pub identity: String,
-}
-
-impl TcpServe {
-    /// The `clients` map parsed and ordered most specific first (longest prefix first).
-    pub fn client_map(&self) -> Vec<ClientMapEntry> {
-        let mut entries: Vec<ClientMapEntry> = self
-            .clients
-            .iter()
-            .filter_map(|(k, v)| parse_client_entry(k, v).ok())
-            .collect();
-        entries.sort_by(|a, b| {
-            b.network
-                .prefix_len()
-                .cmp(&a.network.prefix_len())
-                .then_with(|| a.network.cmp(&b.network))
-        });
-        entries
-    }
-
-    /// The identity of a client connecting from `addr` (with IPv6 zone `zone`, if any): the most
-    /// specific matching entry wins; in a network entry's identity the `*` is replaced by the
-    /// address (followed by `-zone` when there is a zone, since `%` is not allowed in dataset
-    /// names). IPv4-mapped IPv6 addresses (`::ffff:10.0.0.1`) are treated as IPv4. `None`: the
-    /// client is not allowed.
-    pub fn identify(&self, addr: IpAddr, zone: Option<&str>) -> Option<String> {
-        let addr = match addr {
-            IpAddr::V6(v6) => v6
-                .to_ipv4_mapped()
-                .map(IpAddr::V4)
-                .unwrap_or(IpAddr::V6(v6)),
-            v4 => v4,
-        };
-        let entry = self
-            .client_map()
-            .into_iter()
-            .find(|e| e.zone.as_deref() == zone && e.network.contains(&addr))?;
-        let shown = match zone {
-            Some(z) => format!("{addr}-{z}"),
-            None => addr.to_string(),
-        };
-        Some(entry.identity.replacen('*', &shown, 1))
-    }
-}
-
-/// Parses and checks one `clients` entry with zrepl's rules.
-pub fn parse_client_entry(address: &str, identity: &str) -> Result<ClientMapEntry, String> {
-    let (addr, zone) = match address.split_once('%') {
-        Some((a, z)) => (a, Some(z.to_owned())),
-        None => (address, None),
-    };
-    if let Ok(network) = addr.parse::<ipnet::IpNet>() {
+/// Checks one `clients` entry with zrepl's rules (the lookup itself is the tcp transport's, in
+/// `zferry_rpc::transport::clientmap`): a single address maps to an identity without `*`; a
+/// CIDR network (optionally with an IPv6 zone) to an identity with exactly one `*` that stays a
+/// valid dataset name component for the longest possible address.
+pub fn check_client_entry(address: &str, identity: &str) -> Result<(), String> {
+    let addr = address.split_once('%').map_or(address, |(a, _)| a);
+    if addr.parse::<ipnet::IpNet>().is_ok() {
         if identity.matches('*').count() != 1 {
             return Err(format!(
                 "found `{identity}`, expected an identity with exactly one `*` for the network `{address}` (the `*` is replaced by the client's address)"
@@ -305,14 +252,9 @@ pub fn parse_client_entry(address: &str, identity: &str) -> Result<ClientMapEntr
         names::client_identity(&longest).map_err(|e| {
             format!("found `{identity}`, expected an identity that is a valid dataset name component even with the longest client address in place of `*`: {e}")
         })?;
-        return Ok(ClientMapEntry {
-            network: network.trunc(),
-            zone,
-            identity: identity.to_owned(),
-        });
+        return Ok(());
     }
-    let ip: IpAddr = addr
-        .parse()
+    addr.parse::<IpAddr>()
         .map_err(|_| format!("found `{address}`, expected an IP address or a CIDR network"))?;
     if identity.contains('*') {
         return Err(format!(
@@ -324,11 +266,7 @@ pub fn parse_client_entry(address: &str, identity: &str) -> Result<ClientMapEntr
             "found `{identity}`, expected a client identity usable as a dataset name component: {e}"
         )
     })?;
-    Ok(ClientMapEntry {
-        network: ipnet::IpNet::from(ip),
-        zone,
-        identity: identity.to_owned(),
-    })
+    Ok(())
 }
 
 fn identity(node: &Node, path: &Path) -> DResult<String> {
@@ -448,7 +386,7 @@ pub(crate) fn decode_serve(node: &Node, path: &Path, ctx: &mut Ctx) -> DResult<S
                     let map = string_map(n, p, |key, value, p| {
                         let address = string(key, p)?;
                         let ident = string(value, p)?;
-                        match parse_client_entry(&address, &ident) {
+                        match check_client_entry(&address, &ident) {
                             Ok(_) => Ok(ident),
                             Err(e) => fail(value, p, e),
                         }
@@ -535,79 +473,23 @@ mod tests {
 
     #[test]
     fn client_entries_follow_zrepl_rules() {
-        assert!(parse_client_entry("192.168.122.123", "mysql01").is_ok());
-        assert!(parse_client_entry("10.23.42.0/24", "cluster-*").is_ok());
-        assert!(parse_client_entry("fde4:8dba:82e1::/64", "san-*").is_ok());
-        assert!(parse_client_entry("fe80::/16%eth1", "san-*").is_ok());
+        assert!(check_client_entry("192.168.122.123", "mysql01").is_ok());
+        assert!(check_client_entry("10.23.42.0/24", "cluster-*").is_ok());
+        assert!(check_client_entry("fde4:8dba:82e1::/64", "san-*").is_ok());
+        assert!(check_client_entry("fe80::/16%eth1", "san-*").is_ok());
         assert!(
-            parse_client_entry("10.23.42.0/24", "cluster").is_err(),
+            check_client_entry("10.23.42.0/24", "cluster").is_err(),
             "CIDR without *"
         );
         assert!(
-            parse_client_entry("10.23.42.0/24", "a*b*").is_err(),
+            check_client_entry("10.23.42.0/24", "a*b*").is_err(),
             "two *"
         );
         assert!(
-            parse_client_entry("10.1.2.3", "host-*").is_err(),
+            check_client_entry("10.1.2.3", "host-*").is_err(),
             "* on a single address"
         );
-        assert!(parse_client_entry("jimmy", "db").is_err());
-        assert!(parse_client_entry("10.1.2.3", "bad/identity").is_err());
-    }
-
-    #[test]
-    fn clients_are_identified_by_the_most_specific_entry() {
-        let serve = TcpServe {
-            listen: HostPort::parse(":1").expect("valid"),
-            listen_freebind: false,
-            clients: [
-                ("10.1.2.3", "specific-host"),
-                ("10.1.2.0/24", "two-*"),
-                ("10.1.0.0/16", "one-*"),
-                ("fde4:8dba:82e1::/48", "v6-*"),
-                ("fde4:8dba:82e1:1::1", "v6-special"),
-                ("fe80::/16%eth1", "ll-*"),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect(),
-        };
-        let id = |a: &str, zone: Option<&str>| serve.identify(a.parse().expect("ip"), zone);
-        assert_eq!(id("10.1.2.3", None).as_deref(), Some("specific-host"));
-        assert_eq!(id("10.1.2.9", None).as_deref(), Some("two-10.1.2.9"));
-        assert_eq!(id("10.1.7.1", None).as_deref(), Some("one-10.1.7.1"));
-        assert_eq!(id("::ffff:10.1.7.1", None).as_deref(), Some("one-10.1.7.1"));
-        assert_eq!(id("10.2.0.1", None), None);
-        assert_eq!(
-            id("fde4:8dba:82e1:1::1", None).as_deref(),
-            Some("v6-special")
-        );
-        assert_eq!(
-            id("fde4:8dba:82e1:23::1", None).as_deref(),
-            Some("v6-fde4:8dba:82e1:23::1")
-        );
-        assert_eq!(
-            id("fe80::23:42", Some("eth1")).as_deref(),
-            Some("ll-fe80::23:42-eth1")
-        );
-        assert_eq!(id("fe80::23:42", Some("eth2")), None);
-        assert_eq!(id("fe80::23:42", None), None);
-    }
-
-    #[test]
-    fn client_map_is_most_specific_first() {
-        let serve = TcpServe {
-            listen: HostPort::parse(":1").expect("valid"),
-            listen_freebind: false,
-            clients: [
-                ("10.1.0.0/16".to_owned(), "net-*".to_owned()),
-                ("10.1.2.3".to_owned(), "host".to_owned()),
-                ("10.1.2.0/24".to_owned(), "sub-*".to_owned()),
-            ]
-            .into_iter()
-            .collect(),
-        };
-        let order: Vec<String> = serve.client_map().into_iter().map(|e| e.identity).collect();
-        assert_eq!(order, ["host", "sub-*", "net-*"]);
+        assert!(check_client_entry("jimmy", "db").is_err());
+        assert!(check_client_entry("10.1.2.3", "bad/identity").is_err());
     }
 }
