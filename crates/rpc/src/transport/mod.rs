@@ -63,3 +63,15 @@ pub trait Connector: Send + Sync {
     /// Where it connects to, for logs.
     fn describe(&self) -> String;
 }
+
+/// A listener chosen at run time (the daemon picks the transport from its configuration).
+#[async_trait::async_trait]
+impl Listener for Box<dyn Listener> {
+    async fn accept(&mut self) -> Result<Incoming> {
+        (**self).accept().await
+    }
+
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}
