@@ -265,6 +265,32 @@ pub(crate) fn one_of(options: &[&str]) -> String {
     }
 }
 
+/// " (did you mean `x`?)" when a known key is within two edits of `key`.
+fn suggestion(key: &str, known: &[&str]) -> String {
+    known
+        .iter()
+        .map(|k| (edit_distance(key, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, k)| format!(" (did you mean `{k}`?)"))
+        .unwrap_or_default()
+}
+
+/// Levenshtein distance (insertions, deletions, substitutions) between two short strings.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = substitute.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
 /// A strictly checked mapping: keys outside `allowed` are errors; fields are taken one by one.
 pub(crate) struct Fields<'n> {
     node: &'n Node,
@@ -289,7 +315,11 @@ impl<'n> Fields<'n> {
                 return fail(
                     k,
                     path,
-                    format!("unknown field `{key}`, expected {}", one_of(allowed)),
+                    format!(
+                        "unknown field `{key}`, expected {}{}",
+                        one_of(allowed),
+                        suggestion(key, allowed)
+                    ),
                 );
             }
             entries.push((key, v));
@@ -382,9 +412,23 @@ mod tests {
         let e = Fields::new(&n, &Path::default().key("x"), &["a", "b"])
             .err()
             .expect("unknown key");
-        assert_eq!(e.problem, "unknown field `bb`, expected one of `a` or `b`");
+        assert_eq!(
+            e.problem,
+            "unknown field `bb`, expected one of `a` or `b` (did you mean `b`?)"
+        );
         assert_eq!(e.pos, Pos { line: 2, column: 1 });
         assert_eq!(e.path, "x");
+    }
+
+    #[test]
+    fn suggestions_only_for_near_misses() {
+        assert_eq!(edit_distance("intervall", "interval"), 1);
+        assert_eq!(edit_distance("keep_sendr", "keep_sender"), 1);
+        assert_eq!(
+            suggestion("snapshoting", &["snapshotting", "pruning"]),
+            " (did you mean `snapshotting`?)"
+        );
+        assert_eq!(suggestion("frobnicate", &["snapshotting", "pruning"]), "");
     }
 
     #[test]
