@@ -103,6 +103,9 @@ fn quote(arg: &str) -> String {
     }
 }
 
+/// Longest command line shown in messages and logs.
+const DISPLAY_LIMIT: usize = 1024;
+
 /// One prepared command line.
 #[derive(Debug, Clone)]
 pub(crate) struct CommandLine {
@@ -156,7 +159,7 @@ impl CommandLine {
         }
     }
 
-    /// The command line for messages.
+    /// The command line for messages (very long lines are cut after [`DISPLAY_LIMIT`] bytes).
     pub(crate) fn display(&self) -> String {
         let program = match self.program {
             Program::Zfs => "zfs",
@@ -166,6 +169,15 @@ impl CommandLine {
         for a in &self.args {
             s.push(' ');
             s.push_str(&quote(&a.to_string_lossy()));
+            if s.len() > DISPLAY_LIMIT {
+                let mut cut = DISPLAY_LIMIT;
+                while !s.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                s.truncate(cut);
+                s.push_str(" ...");
+                break;
+            }
         }
         s
     }

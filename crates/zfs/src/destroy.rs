@@ -182,6 +182,27 @@ fn ignore_missing(result: Result<String, ZfsError>) -> Result<(), ZfsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ZfsConfig;
+
+    #[tokio::test]
+    async fn halves_a_comma_list_that_exceeds_the_argument_limit() {
+        // `true` accepts anything; the kernel refuses to exec the first ~200 KiB argument.
+        let zfs = Zfs::new(ZfsConfig {
+            zfs_bin: "true".into(),
+            ..ZfsConfig::default()
+        });
+        let ds = DatasetPath::new("pool/fs").expect("valid");
+        let snaps: Vec<SnapshotName> = (0..1000)
+            .map(|n| {
+                ds.snapshot(&format!("{n:04}{}", "x".repeat(196)))
+                    .expect("valid")
+            })
+            .collect();
+        let report = zfs.destroy_snapshots(&snaps).await.expect("destroy");
+        assert!(report.is_complete());
+        let calls = zfs.stats().count("zfs destroy");
+        assert!((3..=7).contains(&calls), "{calls} calls");
+    }
 
     #[test]
     fn parses_both_refusal_forms() {

@@ -66,6 +66,7 @@ impl ZfsErrorKind {
             || has("could not find any snapshots")
             || has("no such file or directory")
             || has("no such tag on this dataset")
+            || has("no longer exists")
             || has("does not have any resumable receive state")
         {
             ZfsErrorKind::DoesNotExist
@@ -74,6 +75,7 @@ impl ZfsErrorKind {
         } else if has("already exists")
             || has("bookmark exists")
             || has("must specify -f to overwrite")
+            || has("destination has snapshots")
         {
             ZfsErrorKind::Exists
         } else if has("out of space") || has("no space left") {

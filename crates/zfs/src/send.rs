@@ -153,13 +153,16 @@ pub struct SendEstimate {
 #[derive(Debug)]
 pub struct SendStream {
     process: ChildProcess,
-    stdout: ChildStdout,
+    /// `None` after [`SendStream::wait`] closed it.
+    stdout: Option<ChildStdout>,
 }
 
 impl SendStream {
-    /// Waits for the child after the stream was read to its end; a failure carries the
-    /// classified stderr.
+    /// Waits for the child, normally after the stream was read to its end. The read end is
+    /// closed first, so a child that still had data to write fails (broken pipe) instead of
+    /// blocking forever. A failure carries the classified stderr.
     pub async fn wait(mut self) -> Result<(), ZfsError> {
+        drop(self.stdout.take());
         self.process.wait().await
     }
 
@@ -185,7 +188,10 @@ impl AsyncRead for SendStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stdout).poll_read(cx, buf)
+        match self.stdout.as_mut() {
+            Some(out) => Pin::new(out).poll_read(cx, buf),
+            None => Poll::Ready(Ok(())),
+        }
     }
 }
 
@@ -204,7 +210,10 @@ impl Zfs {
                 source: std::io::Error::other("child has no stdout"),
             })?;
         enlarge_pipe(&stdout);
-        Ok(SendStream { process, stdout })
+        Ok(SendStream {
+            process,
+            stdout: Some(stdout),
+        })
     }
 
     /// Estimates the stream size with `zfs send -nvP`.

@@ -10,18 +10,25 @@ use crate::name::SnapshotName;
 impl Zfs {
     /// Takes all `snapshots` with one `zfs snapshot` call per pool (OpenZFS snapshots only
     /// one pool atomically), so all snapshots of a pool share one point in time. A pool's
-    /// list is split into several calls only when its names exceed the argument budget
-    /// (~100 KiB); atomicity then holds per call.
+    /// list is split into several calls when its names exceed the argument budget (~100 KiB)
+    /// or when it names one filesystem twice (OpenZFS refuses "multiple snapshots of same
+    /// fs" in one call); atomicity then holds per call.
     pub async fn snapshot(&self, snapshots: &[SnapshotName]) -> Result<(), ZfsError> {
-        let mut by_pool: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        // Per pool, a list of rounds; each round names every filesystem at most once.
+        let mut by_pool: BTreeMap<&str, Vec<Vec<&SnapshotName>>> = BTreeMap::new();
         for s in snapshots {
-            by_pool
-                .entry(s.dataset().pool())
-                .or_default()
-                .push(s.to_string());
+            let rounds = by_pool.entry(s.dataset().pool()).or_default();
+            match rounds
+                .iter_mut()
+                .find(|r| r.iter().all(|o| o.dataset() != s.dataset()))
+            {
+                Some(round) => round.push(s),
+                None => rounds.push(vec![s]),
+            }
         }
-        for names in by_pool.values() {
-            for chunk in chunk_by_size(names, ARG_BUDGET, String::len) {
+        for round in by_pool.values().flatten() {
+            let names: Vec<String> = round.iter().map(ToString::to_string).collect();
+            for chunk in chunk_by_size(&names, ARG_BUDGET, String::len) {
                 let mut line = CommandLine::zfs(["snapshot"]);
                 for n in &chunk {
                     line.arg(n);
