@@ -119,25 +119,25 @@ fn yaml_dump_is_accepted_again_by_configcheck() {
         .success();
 }
 
+/// `configcheck --format json --what WHAT` of an example, parsed.
+fn json_dump(what: &str, example_name: &str) -> serde_json::Value {
+    let (code, stdout, stderr) = run(&[
+        "configcheck",
+        "--skip-cert-check",
+        "--format",
+        "json",
+        "--what",
+        what,
+        "--config",
+        &example(example_name),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    serde_json::from_str(&stdout).expect("json")
+}
+
 #[test]
 fn json_dump_of_jobs_and_logging() {
-    let jobs = zferry()
-        .args([
-            "configcheck",
-            "--skip-cert-check",
-            "--format",
-            "json",
-            "--what",
-            "jobs",
-            "--config",
-            &example("local.yml"),
-        ])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let jobs: serde_json::Value = serde_json::from_slice(&jobs).expect("json");
+    let jobs = json_dump("jobs", "local.yml");
     let types: Vec<&str> = jobs
         .as_array()
         .expect("array of jobs")
@@ -146,23 +146,7 @@ fn json_dump_of_jobs_and_logging() {
         .collect();
     assert_eq!(types, ["sink", "push"]);
 
-    let logging = zferry()
-        .args([
-            "configcheck",
-            "--skip-cert-check",
-            "--format",
-            "json",
-            "--what",
-            "logging",
-            "--config",
-            &example("local.yml"),
-        ])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let logging: serde_json::Value = serde_json::from_slice(&logging).expect("json");
+    let logging = json_dump("logging", "local.yml");
     assert_eq!(logging[0]["type"], "stdout");
     assert_eq!(logging[0]["level"], "warn");
 }

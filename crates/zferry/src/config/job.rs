@@ -569,10 +569,23 @@ fn pruning_sender_receiver(node: &Node, path: &Path) -> DResult<PruningSenderRec
     })
 }
 
-fn default_conflict() -> ConflictResolution {
-    ConflictResolution {
-        initial_replication: InitialReplication::MostRecent,
-    }
+/// `replication` and `conflict_resolution`, shared by push and pull jobs.
+struct ActiveFields {
+    replication: Replication,
+    conflict_resolution: ConflictResolution,
+}
+
+fn active_fields(f: &Fields<'_>) -> DResult<ActiveFields> {
+    Ok(ActiveFields {
+        replication: f.or("replication", Replication::default(), replication)?,
+        conflict_resolution: f.or(
+            "conflict_resolution",
+            ConflictResolution {
+                initial_replication: InitialReplication::MostRecent,
+            },
+            conflict_resolution,
+        )?,
+    })
 }
 
 /// Decodes one job.
@@ -595,6 +608,7 @@ pub(crate) fn decode_job(node: &Node, path: &Path, ctx: &mut Ctx) -> DResult<Job
                     "conflict_resolution",
                 ],
             )?;
+            let active = active_fields(&f)?;
             Job::Push(PushJob {
                 name: f.req("name", job_name)?,
                 connect: f.req("connect", |n, p| decode_connect(n, p, ctx))?,
@@ -602,12 +616,8 @@ pub(crate) fn decode_job(node: &Node, path: &Path, ctx: &mut Ctx) -> DResult<Job
                 send: f.or("send", SendOptions::default(), send_options)?,
                 snapshotting: f.req("snapshotting", decode_snapshotting)?,
                 pruning: f.req("pruning", pruning_sender_receiver)?,
-                replication: f.or("replication", Replication::default(), replication)?,
-                conflict_resolution: f.or(
-                    "conflict_resolution",
-                    default_conflict(),
-                    conflict_resolution,
-                )?,
+                replication: active.replication,
+                conflict_resolution: active.conflict_resolution,
             })
         }
         "sink" => {
@@ -635,6 +645,7 @@ pub(crate) fn decode_job(node: &Node, path: &Path, ctx: &mut Ctx) -> DResult<Job
                     "conflict_resolution",
                 ],
             )?;
+            let active = active_fields(&f)?;
             Job::Pull(PullJob {
                 name: f.req("name", job_name)?,
                 connect: f.req("connect", |n, p| decode_connect(n, p, ctx))?,
@@ -653,12 +664,8 @@ pub(crate) fn decode_job(node: &Node, path: &Path, ctx: &mut Ctx) -> DResult<Job
                 })?,
                 recv: f.or("recv", RecvOptions::default(), recv_options)?,
                 pruning: f.req("pruning", pruning_sender_receiver)?,
-                replication: f.or("replication", Replication::default(), replication)?,
-                conflict_resolution: f.or(
-                    "conflict_resolution",
-                    default_conflict(),
-                    conflict_resolution,
-                )?,
+                replication: active.replication,
+                conflict_resolution: active.conflict_resolution,
             })
         }
         "source" => {
