@@ -231,7 +231,7 @@ async fn create_with_encryption_off_below_encrypted_parent() {
     env.zfs.create(&child, &opts).await.expect("create");
     let listed = env
         .zfs
-        .list_datasets(&[parent.clone()])
+        .list_datasets(std::slice::from_ref(&parent))
         .await
         .expect("list");
     let get = |p: &DatasetPath| {

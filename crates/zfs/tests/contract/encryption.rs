@@ -53,7 +53,11 @@ async fn raw_send_to_unencrypted_parent_stays_locked_until_load_key() {
     env.transfer(&req, &dst, &opts, None)
         .await
         .expect("raw receive");
-    let listed = env.zfs.list_datasets(&[dst.clone()]).await.expect("list");
+    let listed = env
+        .zfs
+        .list_datasets(std::slice::from_ref(&dst))
+        .await
+        .expect("list");
     assert!(listed[0].is_encrypted());
     assert_eq!(listed[0].key_status, Some(KeyStatus::Unavailable));
     assert_eq!(listed[0].encryption_root.as_ref(), Some(&dst));
@@ -64,7 +68,11 @@ async fn raw_send_to_unencrypted_parent_stays_locked_until_load_key() {
         dst.as_str(),
     ]);
     env.zfs_ok(&["mount", dst.as_str()]);
-    let listed = env.zfs.list_datasets(&[dst.clone()]).await.expect("list");
+    let listed = env
+        .zfs
+        .list_datasets(std::slice::from_ref(&dst))
+        .await
+        .expect("list");
     assert_eq!(listed[0].key_status, Some(KeyStatus::Available));
     assert_eq!(env.checksum(&src), env.checksum(&dst));
 }

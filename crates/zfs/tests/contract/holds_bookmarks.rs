@@ -133,7 +133,7 @@ async fn release_is_idempotent() {
         .await
         .expect("release, s2 never held");
     env.zfs
-        .release(&tag("t"), &[s1.clone()])
+        .release(&tag("t"), std::slice::from_ref(&s1))
         .await
         .expect("release again");
     assert!(

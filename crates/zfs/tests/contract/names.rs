@@ -13,7 +13,7 @@ async fn names_with_spaces_round_trip_through_zfs() {
     assert_eq!(names, [env.ds("a b").as_str(), ds.as_str()]);
     let versions = env
         .zfs
-        .list_versions(&[ds.clone()], VersionQuery::default())
+        .list_versions(std::slice::from_ref(&ds), VersionQuery::default())
         .await
         .expect("versions");
     assert_eq!(versions.len(), 1);
@@ -35,7 +35,7 @@ async fn leading_and_trailing_whitespace_is_preserved() {
     assert!(listed.iter().any(|d| d.path == trail), "{listed:?}");
     let v = env
         .zfs
-        .list_versions(&[lead.clone()], VersionQuery::default())
+        .list_versions(std::slice::from_ref(&lead), VersionQuery::default())
         .await
         .expect("versions");
     assert_eq!(v[0].version.name, " s");

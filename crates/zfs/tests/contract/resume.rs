@@ -74,7 +74,11 @@ async fn interrupted_full_receive_resumes_with_send_t() {
         .await
         .expect("resume");
     assert_eq!(env.checksum(&env.ds("src")).len(), 64);
-    let listed = env.zfs.list_datasets(&[dst.clone()]).await.expect("list");
+    let listed = env
+        .zfs
+        .list_datasets(std::slice::from_ref(&dst))
+        .await
+        .expect("list");
     assert_eq!(listed[0].receive_resume_token, None);
     assert_eq!(
         env.guid(&dst.snapshot("s1").expect("valid").to_string())
@@ -144,7 +148,11 @@ async fn abort_discards_the_partial_state() {
     let req = SendRequest::incremental(SendFrom::Snapshot(s1), s2);
     interrupted(&env, &req, &dst, 300_000).await;
     env.zfs.abort_resumable_receive(&dst).await.expect("abort");
-    let listed = env.zfs.list_datasets(&[dst.clone()]).await.expect("list");
+    let listed = env
+        .zfs
+        .list_datasets(std::slice::from_ref(&dst))
+        .await
+        .expect("list");
     assert_eq!(listed[0].receive_resume_token, None);
     env.zfs
         .abort_resumable_receive(&dst)

@@ -117,7 +117,7 @@ async fn intermediates_send_brings_every_snapshot() {
         .expect("-I");
     let v = env
         .zfs
-        .list_versions(&[dst.clone()], VersionQuery::default())
+        .list_versions(std::slice::from_ref(&dst), VersionQuery::default())
         .await
         .expect("list");
     let got: Vec<(&str, u64)> = v
@@ -143,7 +143,7 @@ async fn incremental_from_bookmark_after_the_snapshot_is_gone() {
         .expect("full");
     let listed = env
         .zfs
-        .list_versions(&[src.clone()], VersionQuery::default())
+        .list_versions(std::slice::from_ref(&src), VersionQuery::default())
         .await
         .expect("list");
     let v2 = listed
@@ -233,7 +233,7 @@ async fn incremental_onto_a_diverged_receiver_is_refused_and_force_rolls_back() 
         .expect("-F rolls back and receives");
     let names: Vec<String> = env
         .zfs
-        .list_versions(&[dst.clone()], VersionQuery::default())
+        .list_versions(std::slice::from_ref(&dst), VersionQuery::default())
         .await
         .expect("list")
         .into_iter()

@@ -48,7 +48,7 @@ async fn type_filter_snapshots_or_bookmarks_only() {
     let snaps = env
         .zfs
         .list_versions(
-            &[a.clone()],
+            std::slice::from_ref(&a),
             VersionQuery {
                 bookmarks: false,
                 ..q
@@ -60,7 +60,7 @@ async fn type_filter_snapshots_or_bookmarks_only() {
     let bms = env
         .zfs
         .list_versions(
-            &[a.clone()],
+            std::slice::from_ref(&a),
             VersionQuery {
                 snapshots: false,
                 ..q
@@ -84,7 +84,7 @@ async fn recursive_listing_respects_the_prefix_and_depth() {
     let a = env.ds("r/a");
     let rec = env
         .zfs
-        .list_versions(&[a.clone()], VersionQuery::default())
+        .list_versions(std::slice::from_ref(&a), VersionQuery::default())
         .await
         .expect("list");
     assert_eq!(
@@ -98,7 +98,7 @@ async fn recursive_listing_respects_the_prefix_and_depth() {
     let flat = env
         .zfs
         .list_versions(
-            &[a.clone()],
+            std::slice::from_ref(&a),
             VersionQuery {
                 recursive: false,
                 ..Default::default()
