@@ -33,8 +33,8 @@ use tokio::task::JoinSet;
 
 use crate::endpoint::{
     ByteStream, ClearResumeTokenRequest, EndpointError, ErrorKind, FilesystemInfo, FsPath,
-    FsVersion, HintRequest, ListVersionsRequest, ReceiveRequest, Receiver, SendCompletedRequest,
-    SendRequest, Sender,
+    FsVersion, HintRequest, ListVersionsRequest, ListVersionsResponse, ReceiveRequest, Receiver,
+    SendCompletedRequest, SendRequest, Sender,
 };
 use crate::planner::{FsInput, FsPlan, PlanOptions, PlanOutcome, PlannedStep, plan_filesystem};
 use crate::report::{
@@ -187,75 +187,20 @@ async fn run_attempt(
     progress: &Progress,
     run: &mut RunState,
 ) -> Result<bool, EndpointError> {
-    let all = ListVersionsRequest {
-        filesystems: Vec::new(),
-        with_creation: false,
-    };
-    let (sender_fs, receiver_fs) =
-        tokio::join!(sender.list_filesystems(), receiver.list_filesystems());
-    let sender_fs = sender_fs.map_err(|e| e.context("listing the sender's filesystems"))?;
-    let receiver_fs = receiver_fs.map_err(|e| e.context("listing the receiver's filesystems"))?;
-    let (sender_versions, receiver_versions) = tokio::join!(
-        sender.list_versions(all.clone()),
-        receiver.list_versions(all)
-    );
-    let sender_versions =
-        sender_versions.map_err(|e| e.context("listing the sender's versions"))?;
-    let receiver_versions =
-        receiver_versions.map_err(|e| e.context("listing the receiver's versions"))?;
+    let listing = list_both(sender.as_ref(), receiver.as_ref()).await?;
+    let limits = run.limits.get_or_insert_with(|| newest_snapshots(&listing));
+    let planned = plan_all(&listing, &options.plan, limits);
+    drop(listing);
 
-    let sender_map: HashMap<&FsPath, (&[FsVersion], Option<&FsVersion>)> = sender_versions
-        .filesystems
-        .iter()
-        .map(|f| (&f.path, (f.versions.as_slice(), f.cursor.as_ref())))
-        .collect();
-    let receiver_info: HashMap<&FsPath, &FilesystemInfo> =
-        receiver_fs.iter().map(|f| (&f.path, f)).collect();
-    let receiver_map: HashMap<&FsPath, &[FsVersion]> = receiver_versions
-        .filesystems
-        .iter()
-        .map(|f| (&f.path, f.versions.as_slice()))
-        .collect();
-    let limits = run.limits.get_or_insert_with(|| {
-        sender_versions
-            .filesystems
-            .iter()
-            .map(|f| {
-                let newest = f
-                    .versions
-                    .iter()
-                    .filter(|v| v.is_snapshot())
-                    .map(|v| v.createtxg)
-                    .max()
-                    .unwrap_or(0);
-                (f.path.clone(), newest)
-            })
-            .collect()
-    });
-
-    // Plan.
-    let mut paths: Vec<&FilesystemInfo> = sender_fs.iter().collect();
-    paths.sort_by(|a, b| a.path.cmp(&b.path));
-    let mut runs: Vec<FsRun> = Vec::with_capacity(paths.len());
-    let mut reports: Vec<FsReport> = Vec::with_capacity(paths.len());
-    let mut cursors: Vec<Option<&FsVersion>> = Vec::with_capacity(paths.len());
-    for info in &paths {
-        let (versions, cursor) = sender_map.get(&info.path).copied().unwrap_or((&[], None));
-        let plan = plan_filesystem(
-            FsInput {
-                path: &info.path,
-                sender: versions,
-                receiver_fs: receiver_info.get(&info.path).copied(),
-                receiver: receiver_map.get(&info.path).copied().unwrap_or(&[]),
-                sender_limit: Some(limits.get(&info.path).copied().unwrap_or(0)),
-            },
-            &options.plan,
-        );
+    let mut runs: Vec<FsRun> = Vec::with_capacity(planned.len());
+    let mut reports: Vec<FsReport> = Vec::with_capacity(planned.len());
+    let mut cursors: Vec<Option<FsVersion>> = Vec::with_capacity(planned.len());
+    for (plan, cursor) in planned {
         let steps = match &plan.outcome {
             PlanOutcome::Steps { steps } => steps.clone(),
             _ => Vec::new(),
         };
-        let (state, error) = if let Some(e) = run.permanent.get(&info.path) {
+        let (state, error) = if let Some(e) = run.permanent.get(&plan.path) {
             (FsState::Skipped, Some(e.clone()))
         } else {
             match &plan.outcome {
@@ -272,7 +217,7 @@ async fn run_attempt(
             }
         };
         reports.push(FsReport {
-            path: info.path.clone(),
+            path: plan.path.clone(),
             state,
             error,
             steps: steps.iter().map(step_report).collect(),
@@ -342,9 +287,9 @@ async fn run_attempt(
         exec.runs
             .iter()
             .enumerate()
-            .filter(|(i, r)| !r.finished || needs_hint(r, cursors[*i]))
+            .filter(|(i, r)| !r.finished || needs_hint(r, cursors[*i].as_ref()))
             .map(|(i, r)| {
-                let hint = needs_hint(r, cursors[i]).then(|| HintRequest {
+                let hint = needs_hint(r, cursors[i].as_ref()).then(|| HintRequest {
                     filesystem: r.plan.path.clone(),
                     version: r.plan.common.clone(),
                     protection: options.plan.protection.incremental,
@@ -463,6 +408,111 @@ async fn run_attempt(
         }
     }
     Ok(retry)
+}
+
+/// Both sides' listings for one attempt.
+struct Listing {
+    sender_fs: Vec<FilesystemInfo>,
+    receiver_fs: Vec<FilesystemInfo>,
+    sender: ListVersionsResponse,
+    receiver: ListVersionsResponse,
+}
+
+/// Lists both sides: one filesystem listing and one version listing per side.
+async fn list_both(sender: &dyn Sender, receiver: &dyn Receiver) -> Result<Listing, EndpointError> {
+    let all = ListVersionsRequest {
+        filesystems: Vec::new(),
+        with_creation: false,
+    };
+    let (sender_fs, receiver_fs) =
+        tokio::join!(sender.list_filesystems(), receiver.list_filesystems());
+    let sender_fs = sender_fs.map_err(|e| e.context("listing the sender's filesystems"))?;
+    let receiver_fs = receiver_fs.map_err(|e| e.context("listing the receiver's filesystems"))?;
+    let (sender_versions, receiver_versions) = tokio::join!(
+        sender.list_versions(all.clone()),
+        receiver.list_versions(all)
+    );
+    Ok(Listing {
+        sender_fs,
+        receiver_fs,
+        sender: sender_versions.map_err(|e| e.context("listing the sender's versions"))?,
+        receiver: receiver_versions.map_err(|e| e.context("listing the receiver's versions"))?,
+    })
+}
+
+/// The newest sender snapshot (createtxg) per filesystem: the run's limit.
+fn newest_snapshots(listing: &Listing) -> HashMap<FsPath, u64> {
+    listing
+        .sender
+        .filesystems
+        .iter()
+        .map(|f| {
+            let newest = f
+                .versions
+                .iter()
+                .filter(|v| v.is_snapshot())
+                .map(|v| v.createtxg)
+                .max()
+                .unwrap_or(0);
+            (f.path.clone(), newest)
+        })
+        .collect()
+}
+
+/// Plans every sender filesystem (sorted by path), with this lane's cursor as the sender listed it.
+fn plan_all(
+    listing: &Listing,
+    options: &PlanOptions,
+    limits: &HashMap<FsPath, u64>,
+) -> Vec<(FsPlan, Option<FsVersion>)> {
+    let sender_map: HashMap<&FsPath, (&[FsVersion], Option<&FsVersion>)> = listing
+        .sender
+        .filesystems
+        .iter()
+        .map(|f| (&f.path, (f.versions.as_slice(), f.cursor.as_ref())))
+        .collect();
+    let receiver_info: HashMap<&FsPath, &FilesystemInfo> =
+        listing.receiver_fs.iter().map(|f| (&f.path, f)).collect();
+    let receiver_map: HashMap<&FsPath, &[FsVersion]> = listing
+        .receiver
+        .filesystems
+        .iter()
+        .map(|f| (&f.path, f.versions.as_slice()))
+        .collect();
+    let mut paths: Vec<&FilesystemInfo> = listing.sender_fs.iter().collect();
+    paths.sort_by(|a, b| a.path.cmp(&b.path));
+    paths
+        .into_iter()
+        .map(|info| {
+            let (versions, cursor) = sender_map.get(&info.path).copied().unwrap_or((&[], None));
+            let plan = plan_filesystem(
+                FsInput {
+                    path: &info.path,
+                    sender: versions,
+                    receiver_fs: receiver_info.get(&info.path).copied(),
+                    receiver: receiver_map.get(&info.path).copied().unwrap_or(&[]),
+                    sender_limit: Some(limits.get(&info.path).copied().unwrap_or(0)),
+                },
+                options,
+            );
+            (plan, cursor.cloned())
+        })
+        .collect()
+}
+
+/// Lists both sides and plans every filesystem without running anything (for `status`,
+/// `test` commands and benchmarks).
+pub async fn dry_run(
+    sender: &dyn Sender,
+    receiver: &dyn Receiver,
+    options: &PlanOptions,
+) -> Result<Vec<FsPlan>, EndpointError> {
+    let listing = list_both(sender, receiver).await?;
+    let limits = newest_snapshots(&listing);
+    Ok(plan_all(&listing, options, &limits)
+        .into_iter()
+        .map(|(plan, _)| plan)
+        .collect())
 }
 
 fn needs_hint(run: &FsRun, cursor: Option<&FsVersion>) -> bool {
