@@ -100,6 +100,27 @@ impl Env {
         Ok(copied.unwrap_or(0))
     }
 
+    /// A transfer that must fail; returns its error.
+    pub async fn refused(
+        &self,
+        request: &SendRequest,
+        target: &DatasetPath,
+        options: &ReceiveOptions,
+    ) -> ZfsError {
+        match self.transfer(request, target, options, None).await {
+            Ok(bytes) => panic!("transfer into {target} succeeded ({bytes} bytes)"),
+            Err(e) => e,
+        }
+    }
+
+    /// A full send of `snapshot` into `target` (mounted), which must succeed.
+    pub async fn full_to(&self, snapshot: SnapshotName, target: &DatasetPath) {
+        let req = SendRequest::full(snapshot);
+        self.transfer(&req, target, &mounted(), None)
+            .await
+            .expect("full send/receive");
+    }
+
     /// Runs `zfs` directly (for set-up the driver does not offer) and asserts success.
     pub fn zfs_ok(&self, args: &[&str]) -> String {
         self.t.zfs_ok(args)

@@ -211,17 +211,7 @@ async fn rollback_needs_permission_to_destroy_newer_snapshots() {
 async fn create_with_encryption_off_below_encrypted_parent() {
     let env = Env::new("ds-encoff");
     let key = crate::encryption::key_file(&env);
-    let parent = env.ds("enc");
-    env.zfs_ok(&[
-        "create",
-        "-o",
-        "encryption=on",
-        "-o",
-        "keyformat=passphrase",
-        "-o",
-        &format!("keylocation=file://{}", key.display()),
-        parent.as_str(),
-    ]);
+    let parent = crate::encryption::create_encrypted(&env, "enc", &key);
     let child = env.ds("enc/clear");
     let opts = CreateOptions {
         encryption_off: true,

@@ -12,7 +12,8 @@ pub fn key_file(env: &Env) -> PathBuf {
     path
 }
 
-fn create_encrypted(env: &Env, rel: &str, key: &std::path::Path) -> zferry_zfs::DatasetPath {
+/// Creates an encrypted filesystem `pool/rel` with a passphrase read from `key`.
+pub fn create_encrypted(env: &Env, rel: &str, key: &std::path::Path) -> zferry_zfs::DatasetPath {
     let ds = env.ds(rel);
     let loc = format!("keylocation=file://{}", key.display());
     env.zfs_ok(&[
@@ -28,6 +29,19 @@ fn create_encrypted(env: &Env, rel: &str, key: &std::path::Path) -> zferry_zfs::
     ds
 }
 
+/// A raw (`-w`) full stream of `s`.
+fn raw_full(s: zferry_zfs::SnapshotName) -> SendRequest {
+    SendRequest::Snapshot {
+        to: s,
+        from: None,
+        intermediates: false,
+        flags: SendFlags {
+            raw: true,
+            ..SendFlags::default()
+        },
+    }
+}
+
 #[tokio::test]
 async fn raw_send_to_unencrypted_parent_stays_locked_until_load_key() {
     let env = Env::new("enc-raw");
@@ -37,15 +51,7 @@ async fn raw_send_to_unencrypted_parent_stays_locked_until_load_key() {
     let s = env.snapshot("secret", "s1").await;
     env.create("plain").await;
     let dst = env.ds("plain/secret");
-    let req = SendRequest::Snapshot {
-        to: s,
-        from: None,
-        intermediates: false,
-        flags: SendFlags {
-            raw: true,
-            ..SendFlags::default()
-        },
-    };
+    let req = raw_full(s);
     let opts = ReceiveOptions {
         no_mount: true,
         ..ReceiveOptions::default()
@@ -90,10 +96,7 @@ async fn force_receive_into_encrypted_is_refused() {
         no_mount: true,
         ..ReceiveOptions::default()
     };
-    let err = env
-        .transfer(&SendRequest::full(s), &target, &force, None)
-        .await
-        .expect_err("refused");
+    let err = env.refused(&SendRequest::full(s), &target, &force).await;
     assert_eq!(err.kind(), ZfsErrorKind::RecvForceIntoEncrypted, "{err}");
 }
 
@@ -109,18 +112,7 @@ async fn raw_force_receive_over_unencrypted_is_refused() {
         no_mount: true,
         ..ReceiveOptions::default()
     };
-    let req = SendRequest::Snapshot {
-        to: s,
-        from: None,
-        intermediates: false,
-        flags: SendFlags {
-            raw: true,
-            ..SendFlags::default()
-        },
-    };
-    let err = env
-        .transfer(&req, &target, &force, None)
-        .await
-        .expect_err("refused");
+    let req = raw_full(s);
+    let err = env.refused(&req, &target, &force).await;
     assert_eq!(err.kind(), ZfsErrorKind::RecvForceIntoEncrypted, "{err}");
 }

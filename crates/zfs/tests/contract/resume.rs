@@ -92,14 +92,7 @@ async fn interrupted_incremental_receive_resumes_and_data_matches() {
     let env = Env::new("rs-inc");
     let (s1, s2) = fixture(&env).await;
     let dst = env.ds("dst/fs");
-    env.transfer(
-        &SendRequest::full(s1.clone()),
-        &dst,
-        &ReceiveOptions::default(),
-        None,
-    )
-    .await
-    .expect("full");
+    env.full_to(s1.clone(), &dst).await;
     let req = SendRequest::Snapshot {
         to: s2.clone(),
         from: Some(SendFrom::Snapshot(s1.clone())),
@@ -137,14 +130,7 @@ async fn abort_discards_the_partial_state() {
     let env = Env::new("rs-abort");
     let (s1, s2) = fixture(&env).await;
     let dst = env.ds("dst/fs");
-    env.transfer(
-        &SendRequest::full(s1.clone()),
-        &dst,
-        &ReceiveOptions::default(),
-        None,
-    )
-    .await
-    .expect("full");
+    env.full_to(s1.clone(), &dst).await;
     let req = SendRequest::incremental(SendFrom::Snapshot(s1), s2);
     interrupted(&env, &req, &dst, 300_000).await;
     env.zfs.abort_resumable_receive(&dst).await.expect("abort");
@@ -168,14 +154,7 @@ async fn token_for_a_destroyed_snapshot_does_not_exist() {
     let env = Env::new("rs-gone");
     let (s1, s2) = fixture(&env).await;
     let dst = env.ds("dst/fs");
-    env.transfer(
-        &SendRequest::full(s1.clone()),
-        &dst,
-        &ReceiveOptions::default(),
-        None,
-    )
-    .await
-    .expect("full");
+    env.full_to(s1.clone(), &dst).await;
     let token = interrupted(
         &env,
         &SendRequest::incremental(SendFrom::Snapshot(s1), s2.clone()),

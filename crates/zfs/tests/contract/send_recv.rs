@@ -96,14 +96,7 @@ async fn intermediates_send_brings_every_snapshot() {
     let env = Env::new("sr-big-i");
     fixture(&env).await;
     let (src, dst) = (env.ds("src"), env.ds("dst/fs"));
-    env.transfer(
-        &SendRequest::full(env.snap("src", "s1")),
-        &dst,
-        &mounted(),
-        None,
-    )
-    .await
-    .expect("full");
+    env.full_to(env.snap("src", "s1"), &dst).await;
     let req = SendRequest::Snapshot {
         to: env.snap("src", "s3"),
         from: Some(SendFrom::Snapshot(env.snap("src", "s1"))),
@@ -176,23 +169,13 @@ async fn incremental_onto_a_modified_receiver_is_refused() {
     let env = Env::new("sr-mod");
     fixture(&env).await;
     let dst = env.ds("dst/fs");
-    env.transfer(
-        &SendRequest::full(env.snap("src", "s1")),
-        &dst,
-        &mounted(),
-        None,
-    )
-    .await
-    .expect("full");
+    env.full_to(env.snap("src", "s1"), &dst).await;
     env.write(&dst, "local-change", 1000, 9);
     let req = SendRequest::incremental(
         SendFrom::Snapshot(env.snap("src", "s1")),
         env.snap("src", "s2"),
     );
-    let err = env
-        .transfer(&req, &dst, &mounted(), None)
-        .await
-        .expect_err("modified");
+    let err = env.refused(&req, &dst, &mounted()).await;
     assert_eq!(err.kind(), ZfsErrorKind::DestinationModified, "{err}");
     assert!(err.to_string().contains("has been modified"), "{err}");
 }
@@ -202,14 +185,7 @@ async fn incremental_onto_a_diverged_receiver_is_refused_and_force_rolls_back() 
     let env = Env::new("sr-div");
     fixture(&env).await;
     let (src, dst) = (env.ds("src"), env.ds("dst/fs"));
-    env.transfer(
-        &SendRequest::full(env.snap("src", "s1")),
-        &dst,
-        &mounted(),
-        None,
-    )
-    .await
-    .expect("full");
+    env.full_to(env.snap("src", "s1"), &dst).await;
     env.write(&dst, "diverged", 1000, 9);
     env.zfs
         .snapshot(&[dst.snapshot("local").expect("valid")])
@@ -219,10 +195,7 @@ async fn incremental_onto_a_diverged_receiver_is_refused_and_force_rolls_back() 
         SendFrom::Snapshot(env.snap("src", "s1")),
         env.snap("src", "s3"),
     );
-    let err = env
-        .transfer(&req, &dst, &mounted(), None)
-        .await
-        .expect_err("diverged");
+    let err = env.refused(&req, &dst, &mounted()).await;
     assert_eq!(err.kind(), ZfsErrorKind::DestinationModified, "{err}");
     let force = ReceiveOptions {
         force: true,
@@ -268,17 +241,15 @@ async fn incremental_with_unknown_base_does_not_match() {
         env.snap("src", "s3"),
     );
     let err = env
-        .transfer(
+        .refused(
             &req,
             &dst,
             &ReceiveOptions {
                 no_mount: true,
                 ..mounted()
             },
-            None,
         )
-        .await
-        .expect_err("base missing");
+        .await;
     assert_eq!(err.kind(), ZfsErrorKind::IncrementalSourceMismatch, "{err}");
 }
 
@@ -287,23 +258,10 @@ async fn full_stream_onto_existing_filesystem_needs_force() {
     let env = Env::new("sr-exists");
     fixture(&env).await;
     let dst = env.ds("dst/fs");
-    env.transfer(
-        &SendRequest::full(env.snap("src", "s1")),
-        &dst,
-        &mounted(),
-        None,
-    )
-    .await
-    .expect("full");
+    env.full_to(env.snap("src", "s1"), &dst).await;
     let err = env
-        .transfer(
-            &SendRequest::full(env.snap("src", "s2")),
-            &dst,
-            &mounted(),
-            None,
-        )
-        .await
-        .expect_err("exists");
+        .refused(&SendRequest::full(env.snap("src", "s2")), &dst, &mounted())
+        .await;
     assert_eq!(err.kind(), ZfsErrorKind::Exists, "{err}");
 }
 
@@ -312,14 +270,12 @@ async fn receive_into_missing_parent_does_not_exist() {
     let env = Env::new("sr-noparent");
     fixture(&env).await;
     let err = env
-        .transfer(
+        .refused(
             &SendRequest::full(env.snap("src", "s1")),
             &env.ds("nope/fs"),
             &mounted(),
-            None,
         )
-        .await
-        .expect_err("no parent");
+        .await;
     assert_eq!(err.kind(), ZfsErrorKind::DoesNotExist, "{err}");
 }
 
