@@ -4,6 +4,7 @@
 //! holds or bookmarks, nor users'.
 
 mod common;
+pub mod inventory;
 mod receiver;
 mod sender;
 

@@ -60,7 +60,14 @@ impl World {
     }
 
     pub fn write(&self, ds: &str, file: &str, bytes: &[u8]) {
-        write_file(&self.t.mountpoint(ds), file, bytes);
+        let mut mountpoint = self.t.mountpoint(ds);
+        if !mountpoint.is_absolute() {
+            // Below a placeholder the inherited mountpoint is `none`.
+            self.mount(ds);
+            mountpoint = self.t.mountpoint(ds);
+        }
+        assert!(mountpoint.is_absolute(), "{ds} has no mountpoint");
+        write_file(&mountpoint, file, bytes);
     }
 
     pub fn snap(&self, ds: &str, name: &str) {
