@@ -724,3 +724,97 @@ async fn step_report_states_are_final() {
     let json = serde_json::to_string(&report).expect("json");
     assert!(json.contains("\"bytes_replicated\""));
 }
+
+#[tokio::test]
+async fn inventory_lists_and_releases_zferry_and_zrepl_abstractions() {
+    use zferry_repl::local::inventory::{Owner, list_abstractions, release};
+    let w = World::new();
+    let src = w.s("data");
+    w.fs_with_snap(&src, "s1");
+    assert!(
+        run(w.sender(), w.receiver(), &fast_options())
+            .await
+            .succeeded()
+    );
+    let g1 = w.guid(&format!("{src}@s1"));
+    // What zrepl would have left behind.
+    w.t.zfs_ok(&[
+        "bookmark",
+        &format!("{src}@s1"),
+        &format!("{src}#zrepl_CURSOR_G_{g1:016x}_J_oldjob"),
+    ]);
+    w.t.zfs_ok(&["hold", "zrepl_STEP_J_oldjob", &format!("{src}@s1")]);
+    w.t.zfs_ok(&["hold", "user-keep", &format!("{src}@s1")]);
+    let root = zferry_zfs::DatasetPath::new(w.src.as_str()).unwrap();
+    let entries = list_abstractions(&w.zfs, std::slice::from_ref(&root))
+        .await
+        .expect("list");
+    let zferry: Vec<_> = entries
+        .iter()
+        .filter(|e| matches!(e.owner, Owner::Zferry { .. }))
+        .collect();
+    assert_eq!(zferry.len(), 1, "{entries:#?}");
+    assert!(zferry[0].genuine && !zferry[0].stale);
+    let zrepl: Vec<_> = entries
+        .iter()
+        .filter(|e| matches!(e.owner, Owner::Zrepl { .. }))
+        .cloned()
+        .collect();
+    assert_eq!(zrepl.len(), 2, "{entries:#?}");
+    assert!(
+        !entries.iter().any(|e| e.name == "user-keep"),
+        "users' holds are not ours"
+    );
+    release(&w.zfs, &zrepl).await.expect("release");
+    assert_eq!(w.holds(&format!("{src}@s1")), vec!["user-keep"]);
+    assert!(!w.bookmarks(&src).iter().any(|b| b.starts_with("zrepl_")));
+    // The zferry cursor is untouched, and the receiver's last-received hold is listed there.
+    assert_eq!(cursors(&w, &src, &lane_a()), vec![g1]);
+    let dst_root = zferry_zfs::DatasetPath::new(w.dst.as_str()).unwrap();
+    let entries = list_abstractions(&w.zfs, std::slice::from_ref(&dst_root))
+        .await
+        .expect("list");
+    assert!(entries.iter().any(|e| matches!(
+        e.owner,
+        Owner::Zferry {
+            kind: AbstractionKind::LastReceivedHold,
+            ..
+        }
+    ) && e.genuine
+        && !e.stale));
+}
+
+#[tokio::test]
+async fn zrepl_cursor_bookmark_is_an_incremental_base() {
+    let w = World::new();
+    let src = w.s("data");
+    w.fs_with_snap(&src, "zrepl_1");
+    assert!(
+        run(w.sender(), w.receiver(), &fast_options())
+            .await
+            .succeeded()
+    );
+    // Simulate a zrepl-era setup: only zrepl's cursor remains as the common version on the sender.
+    let g1 = w.guid(&format!("{src}@zrepl_1"));
+    for b in w.bookmarks(&src) {
+        w.t.zfs_ok(&["destroy", &format!("{src}#{b}")]);
+    }
+    w.t.zfs_ok(&[
+        "bookmark",
+        &format!("{src}@zrepl_1"),
+        &format!("{src}#zrepl_CURSOR_G_{g1:016x}_J_push"),
+    ]);
+    w.t.zfs_ok(&["destroy", &format!("{src}@zrepl_1")]);
+    w.write(&src, "new", b"zferry era");
+    w.snap(&src, "zferry_1");
+    let report = run(w.sender(), w.receiver(), &fast_options()).await;
+    assert!(report.succeeded(), "{report:#?}");
+    let step = &report.filesystem(&src).expect("fs").steps[0];
+    assert!(
+        step.from
+            .as_deref()
+            .is_some_and(|f| f.starts_with("#zrepl_CURSOR_G_")),
+        "{step:#?}"
+    );
+    assert_eq!(w.checksum(&w.r("data")), w.checksum(&src));
+}
