@@ -123,3 +123,20 @@ pub(crate) fn enlarge_pipe(fd: impl rustix::fd::AsFd) {
         tracing::debug!(error = %e, "could not enlarge pipe");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pipes_are_enlarged_up_to_the_system_maximum() {
+        let (reader, _writer) = rustix::pipe::pipe().expect("pipe");
+        enlarge_pipe(&reader);
+        let max = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok())
+            .unwrap_or(PIPE_SIZE);
+        let size = rustix::pipe::fcntl_getpipe_size(&reader).expect("F_GETPIPE_SZ");
+        assert!(size >= PIPE_SIZE.min(max), "pipe size {size}");
+    }
+}
