@@ -210,6 +210,8 @@ fn tcp_outlet_drops_when_the_collector_stops_reading() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     let sink = TcpSink::start(addr.to_string(), None, Duration::from_secs(60), 8).expect("start");
+    // The writer connects lazily, on the first line.
+    sink.write_line(Level::INFO, "hello");
     let (_stalled, _) = listener.accept().expect("accept");
     let line = "x".repeat(4096);
     let started = Instant::now();
