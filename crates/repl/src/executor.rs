@@ -283,35 +283,38 @@ async fn run_attempt(
     }
 
     // Prepare: hints, aborting unusable resume tokens, size estimates.
-    let prepared: Vec<(usize, Result<Estimates, EndpointError>)> = stream::iter(
-        exec.runs
-            .iter()
-            .enumerate()
-            .filter(|(i, r)| !r.finished || needs_hint(r, cursors[*i].as_ref()))
-            .map(|(i, r)| {
-                let hint = needs_hint(r, cursors[i].as_ref()).then(|| HintRequest {
-                    filesystem: r.plan.path.clone(),
-                    version: r.plan.common.clone(),
-                    protection: options.plan.protection.incremental,
-                });
-                let abort = r.plan.abort_resume.clone();
-                let path = r.plan.path.clone();
-                let steps = if r.finished {
-                    Vec::new()
-                } else {
-                    r.steps.clone()
-                };
-                let sender = Arc::clone(sender);
-                let receiver = Arc::clone(receiver);
-                async move {
-                    let result = prepare(sender, receiver, path, hint, abort, steps).await;
-                    (i, result)
-                }
-            }),
-    )
-    .buffer_unordered(options.concurrency_size_estimates.max(1))
-    .collect()
-    .await;
+    // The futures are collected first: a borrowing iterator chain held across the `.await`
+    // would make `replicate`'s future not `Send`.
+    let jobs: Vec<_> = exec
+        .runs
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| !r.finished || needs_hint(r, cursors[*i].as_ref()))
+        .map(|(i, r)| {
+            let hint = needs_hint(r, cursors[i].as_ref()).then(|| HintRequest {
+                filesystem: r.plan.path.clone(),
+                version: r.plan.common.clone(),
+                protection: options.plan.protection.incremental,
+            });
+            let abort = r.plan.abort_resume.clone();
+            let path = r.plan.path.clone();
+            let steps = if r.finished {
+                Vec::new()
+            } else {
+                r.steps.clone()
+            };
+            let sender = Arc::clone(sender);
+            let receiver = Arc::clone(receiver);
+            async move {
+                let result = prepare(sender, receiver, path, hint, abort, steps).await;
+                (i, result)
+            }
+        })
+        .collect();
+    let prepared: Vec<(usize, Result<Estimates, EndpointError>)> = stream::iter(jobs)
+        .buffer_unordered(options.concurrency_size_estimates.max(1))
+        .collect()
+        .await;
     for (i, result) in prepared {
         match result {
             Ok(estimates) => {
@@ -729,5 +732,26 @@ impl AsyncRead for CountingReader {
                 .with_step(fs, step, |s| s.bytes_replicated += read);
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The daemon spawns replications and pruning runs on the multi-threaded runtime.
+    #[test]
+    fn replicate_and_prune_futures_are_send() {
+        fn is_send<T: Send>(_: T) {}
+        fn check(s: Arc<dyn Sender>, r: Arc<dyn Receiver>, o: &ReplicationOptions, p: &Progress) {
+            is_send(replicate(Arc::clone(&s), r, o, p));
+            let endpoint: &dyn crate::endpoint::Endpoint = s.as_ref();
+            is_send(crate::prune::prune(
+                endpoint,
+                crate::prune::PruneSide::Sender,
+                &[],
+            ));
+        }
+        let _ = check as fn(_, _, _, _);
     }
 }
