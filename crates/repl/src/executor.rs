@@ -336,6 +336,7 @@ async fn run_attempt(
     }
     let mut running: JoinSet<(usize, usize, Result<(), EndpointError>)> = JoinSet::new();
     let concurrency = options.concurrency_steps.max(1);
+    let mut started: u32 = 0;
     loop {
         while running.len() < concurrency {
             let Some(Reverse((_, i))) = ready.pop() else {
@@ -348,7 +349,12 @@ async fn run_attempt(
             let step = exec.runs[i].steps[step_index].clone();
             let path = exec.runs[i].plan.path.clone();
             progress.with_fs(i, |fs| fs.state = FsState::Running);
-            progress.with_step(i, step_index, |s| s.state = StepState::Running);
+            let order = started;
+            started += 1;
+            progress.with_step(i, step_index, |s| {
+                s.state = StepState::Running;
+                s.start_order = Some(order);
+            });
             let sender = Arc::clone(sender);
             let receiver = Arc::clone(receiver);
             let progress = progress.clone();
@@ -536,6 +542,7 @@ fn step_report(step: &PlannedStep) -> StepReport {
         bytes_expected: None,
         bytes_replicated: 0,
         resumed: step.resume_token.is_some(),
+        start_order: None,
         error: None,
     }
 }

@@ -149,6 +149,9 @@ pub struct StepReport {
     pub bytes_replicated: u64,
     /// Whether the step resumed an interrupted receive.
     pub resumed: bool,
+    /// The step's position in the order steps were started within the attempt (0 = first).
+    #[serde(default)]
+    pub start_order: Option<u32>,
     /// Why it failed.
     pub error: Option<ReportError>,
 }

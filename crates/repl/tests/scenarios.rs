@@ -818,3 +818,15 @@ async fn zrepl_cursor_bookmark_is_an_incremental_base() {
     );
     assert_eq!(w.checksum(&w.r("data")), w.checksum(&src));
 }
+
+#[tokio::test]
+async fn oldest_target_snapshot_goes_first_across_filesystems() {
+    let w = World::new();
+    // `data/b`'s snapshot is older than `data/a`'s although `a` sorts first.
+    w.fs_with_snap(&w.s("data/b"), "early");
+    w.fs_with_snap(&w.s("data/a"), "late");
+    let report = run(w.sender(), w.receiver(), &fast_options()).await;
+    assert!(report.succeeded(), "{report:#?}");
+    let order = |p: &str| report.filesystem(&w.s(p)).expect("fs").steps[0].start_order;
+    assert!(order("data/b") < order("data/a"), "{report:#?}");
+}
