@@ -360,14 +360,111 @@ async fn postgres_checkpoint_hook_reports_connection_failures() {
     assert!(PostgresCheckpointHook::new("host=x port=notaport", HookSettings::default()).is_err());
 }
 
+/// A throwaway MariaDB/MySQL server on a unix socket in a temporary directory.
+struct MysqlServer {
+    _dir: tempfile::TempDir,
+    child: std::process::Child,
+    socket: PathBuf,
+}
+
+impl MysqlServer {
+    fn start() -> Option<MysqlServer> {
+        let server = ["/usr/sbin/mariadbd", "/usr/sbin/mysqld"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())?;
+        let install = ["/usr/bin/mariadb-install-db", "/usr/bin/mysql_install_db"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())?;
+        let dir = tempfile::tempdir().ok()?;
+        let data = dir.path().join("data");
+        let socket = dir.path().join("mysql.sock");
+        // As root the server must be told to stay root; otherwise it runs as the caller.
+        let user: &[&str] = if rustix::process::geteuid().is_root() {
+            &["--user=root"]
+        } else {
+            &[]
+        };
+        let installed = std::process::Command::new(install)
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+            .args(user)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !installed {
+            return None;
+        }
+        let child = std::process::Command::new(server)
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--socket={}", socket.display()))
+            .arg(format!("--pid-file={}", dir.path().join("pid").display()))
+            .arg("--skip-networking")
+            .args(user)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        Some(MysqlServer {
+            _dir: dir,
+            child,
+            socket,
+        })
+    }
+
+    fn dsn(&self) -> String {
+        format!("root@unix({})/", self.socket.display())
+    }
+}
+
+impl Drop for MysqlServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn mysql_conn(dsn: &str) -> mysql_async::Conn {
+    let opts = zferry::daemon::hooks::mysql_dsn::parse_mysql_dsn(dsn).expect("dsn");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match mysql_async::Conn::new(opts.clone()).await {
+            Ok(conn) => return conn,
+            Err(e) if Instant::now() > deadline => panic!("server did not come up: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
 #[tokio::test]
 async fn mysql_lock_tables_hook_holds_the_lock_across_the_snapshot() {
-    let Ok(dsn) = std::env::var("ZFERRY_TEST_MYSQL_DSN") else {
-        println!(
-            "SKIPPED: set ZFERRY_TEST_MYSQL_DSN (e.g. root@unix(/run/mysqld/mysqld.sock)/) to test against a MySQL server"
-        );
-        return;
+    use mysql_async::prelude::Queryable;
+    let (dsn, _server) = match std::env::var("ZFERRY_TEST_MYSQL_DSN") {
+        Ok(dsn) => (dsn, None),
+        Err(_) => match MysqlServer::start() {
+            Some(server) => (server.dsn(), Some(server)),
+            None => {
+                println!(
+                    "SKIPPED: no MariaDB/MySQL server (install mariadb-server, or set ZFERRY_TEST_MYSQL_DSN)"
+                );
+                return;
+            }
+        },
     };
+    let mut other = mysql_conn(&dsn).await;
+    other
+        .query_drop("CREATE DATABASE IF NOT EXISTS zferry_test; CREATE TABLE IF NOT EXISTS zferry_test.t (x INT)")
+        .await
+        .expect("setup");
+    other
+        .query_drop("SET SESSION lock_wait_timeout = 1")
+        .await
+        .expect("timeout");
+
     let hook = MysqlLockTablesHook::new(&dsn, HookSettings::default()).expect("dsn parses");
     let mut state: HookState = None;
     let pre = hook
@@ -378,10 +475,22 @@ async fn mysql_lock_tables_hook_holds_the_lock_across_the_snapshot() {
         state.is_some(),
         "the locked connection is kept for the post edge"
     );
+    let blocked = other
+        .query_drop("INSERT INTO zferry_test.t VALUES (1)")
+        .await;
+    assert!(
+        blocked.is_err(),
+        "writes wait for the read lock while the snapshot is taken"
+    );
+
     let post = hook
         .run(Edge::Post, &env("tank/db", false), &mut state)
         .await;
     assert_eq!(post.error, None);
+    other
+        .query_drop("INSERT INTO zferry_test.t VALUES (2)")
+        .await
+        .expect("writes work again after UNLOCK TABLES");
 }
 
 #[tokio::test]
