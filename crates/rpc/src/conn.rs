@@ -340,30 +340,29 @@ async fn write_loop<W: AsyncWrite>(
     let _ = tokio::time::timeout(options.idle_timeout, writer.shutdown()).await;
 }
 
-/// Writes everything, requiring each write (and the flush) to finish within `idle`.
+/// Writes a whole frame and flushes it, within `idle`.
+///
+/// One timer per frame rather than per write call: transports such as TLS accept a frame in many
+/// small writes, and a timer for each would cost more than the copy. A frame is at most about
+/// 1 MiB, so requiring it to leave within the idle timeout is still a progress check.
 async fn write_all_progressing<W: AsyncWrite + Unpin>(
     writer: &mut W,
-    mut bytes: &[u8],
+    bytes: &[u8],
     idle: Duration,
 ) -> Result<()> {
-    let stalled = || RpcError::Timeout {
-        what: "the peer to read (it stopped reading)",
-        after: idle,
+    let write = async {
+        writer.write_all(bytes).await?;
+        writer.flush().await
     };
-    while !bytes.is_empty() {
-        let n = tokio::time::timeout(idle, writer.write(bytes))
-            .await
-            .map_err(|_| stalled())?
-            .map_err(|e| RpcError::io("writing to the peer", e))?;
-        if n == 0 {
-            return Err(RpcError::Closed);
-        }
-        bytes = &bytes[n..];
+    match tokio::time::timeout(idle, write).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::WriteZero => Err(RpcError::Closed),
+        Ok(Err(e)) => Err(RpcError::io("writing to the peer", e)),
+        Err(_) => Err(RpcError::Timeout {
+            what: "the peer to read (it stopped reading)",
+            after: idle,
+        }),
     }
-    tokio::time::timeout(idle, writer.flush())
-        .await
-        .map_err(|_| stalled())?
-        .map_err(|e| RpcError::io("writing to the peer", e))
 }
 
 async fn read_loop<R: AsyncRead>(
@@ -436,30 +435,38 @@ async fn read_frames<R: AsyncRead + Unpin>(
     }
 }
 
-/// Fills `buf`, requiring each read to finish within `idle`. Returns `Ok(false)` on a clean end
-/// of stream before the first byte when `eof_ok`, an error for an end in the middle.
+/// Fills `buf` within `idle` (one timer per call, see [`write_all_progressing`]). Returns
+/// `Ok(false)` on a clean end of stream before the first byte when `eof_ok`, an error for an end
+/// in the middle.
 async fn read_exact_progressing<R: AsyncRead + Unpin>(
     reader: &mut R,
     buf: &mut [u8],
     idle: Duration,
     eof_ok: bool,
 ) -> Result<bool> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        let n = tokio::time::timeout(idle, reader.read(&mut buf[filled..]))
-            .await
-            .map_err(|_| RpcError::Timeout {
-                what: "the peer (no data and no heartbeat)",
-                after: idle,
-            })?
-            .map_err(|e| RpcError::io("reading from the peer", e))?;
-        if n == 0 {
-            if filled == 0 && eof_ok {
-                return Ok(false);
+    let fill = async {
+        let mut filled = 0;
+        while filled < buf.len() {
+            let n = reader.read(&mut buf[filled..]).await?;
+            if n == 0 {
+                return Ok(filled);
             }
-            return Err(RpcError::Truncated("a frame"));
+            filled += n;
         }
-        filled += n;
+        Ok(filled)
+    };
+    let filled = tokio::time::timeout(idle, fill)
+        .await
+        .map_err(|_| RpcError::Timeout {
+            what: "the peer (no data and no heartbeat)",
+            after: idle,
+        })?
+        .map_err(|e: std::io::Error| RpcError::io("reading from the peer", e))?;
+    if filled == buf.len() {
+        Ok(true)
+    } else if filled == 0 && eof_ok {
+        Ok(false)
+    } else {
+        Err(RpcError::Truncated("a frame"))
     }
-    Ok(true)
 }

@@ -99,7 +99,7 @@ impl Connector for SshClient {
         };
         let errors = Arc::new(Mutex::new(Vec::new()));
         let collected = errors.clone();
-        tokio::spawn(async move {
+        let stderr_done = tokio::spawn(async move {
             let mut buf = vec![0u8; 4096];
             while let Ok(n) = stderr.read(&mut buf).await {
                 if n == 0 {
@@ -117,6 +117,8 @@ impl Connector for SshClient {
         if !came_up {
             let _ = child.start_kill();
             let _ = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
+            // ssh has exited, so its stderr ends; wait for the collector to see the end.
+            let _ = tokio::time::timeout(Duration::from_secs(2), stderr_done).await;
             let stderr =
                 String::from_utf8_lossy(&errors.lock().unwrap_or_else(PoisonError::into_inner))
                     .trim()
