@@ -19,9 +19,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::endpoint::{
-    FilesystemInfo, FsPath, FsVersion, Incremental, Protection, ResumeToken, VersionKind,
-};
+use crate::endpoint::{FilesystemInfo, FsPath, FsVersion, Incremental, Protection, VersionKind};
 
 /// What to do when a filesystem has never been replicated (zrepl's
 /// `conflict_resolution.initial_replication`).
@@ -421,14 +419,10 @@ fn incremental_steps(
     steps
 }
 
-/// Decides whether a resume token can serve a given step (same filesystem is checked by the caller).
-pub fn token_matches(token: &ResumeToken, from: Option<&FsVersion>, to: &FsVersion) -> bool {
-    token.to_guid == to.guid && token.from_guid == from.map(|f| f.guid)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::endpoint::ResumeToken;
 
     fn snap(name: &str, guid: u64, txg: u64) -> FsVersion {
         FsVersion {

@@ -830,3 +830,34 @@ async fn oldest_target_snapshot_goes_first_across_filesystems() {
     let order = |p: &str| report.filesystem(&w.s(p)).expect("fs").steps[0].start_order;
     assert!(order("data/b") < order("data/a"), "{report:#?}");
 }
+
+#[tokio::test]
+async fn rollback_of_a_diverged_receiver_only_when_allowed() {
+    let w = World::new();
+    let src = w.s("data");
+    w.fs_with_snap(&src, "s1");
+    assert!(
+        run(w.sender(), w.receiver(), &fast_options())
+            .await
+            .succeeded()
+    );
+    let dst = w.r("data");
+    w.snap(&dst, "local");
+    w.write(&src, "f2", b"two");
+    w.snap(&src, "s2");
+    let options = ReplicationOptions {
+        plan: zferry_repl::planner::PlanOptions {
+            allow_rollback: true,
+            ..Default::default()
+        },
+        ..fast_options()
+    };
+    let report = run(w.sender(), w.receiver(), &options).await;
+    assert!(report.succeeded(), "{report:#?}");
+    assert_eq!(
+        w.snapshots(&dst),
+        vec!["s1", "s2"],
+        "rolled back over @local"
+    );
+    assert_eq!(w.checksum(&dst), w.checksum(&src));
+}
