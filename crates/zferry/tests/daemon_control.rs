@@ -22,15 +22,7 @@ struct FakeJobs {
 #[async_trait::async_trait]
 impl JobControl for FakeJobs {
     fn status(&self) -> DaemonStatus {
-        let job = |job_type, state| JobStatus {
-            job_type,
-            state,
-            setup_error: None,
-            next_run_at: None,
-            replication: None,
-            pruning: None,
-            snapshotting: None,
-        };
+        let job = JobStatus::new;
         DaemonStatus {
             version: "test".into(),
             started_at: "2024-01-01T00:00:00Z".parse().expect("time"),

@@ -77,6 +77,21 @@ pub struct JobStatus {
     pub snapshotting: Option<SnapshottingStatus>,
 }
 
+impl JobStatus {
+    /// A job of `job_type` in `state` with nothing else known yet.
+    pub fn new(job_type: JobType, state: JobState) -> JobStatus {
+        JobStatus {
+            job_type,
+            state,
+            setup_error: None,
+            next_run_at: None,
+            replication: None,
+            pruning: None,
+            snapshotting: None,
+        }
+    }
+}
+
 /// Where a replication attempt stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
