@@ -96,6 +96,9 @@ pub fn read_key(format: &str, location: &str, iters: u64, what: &str) -> Result<
         let mut buf = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
             .map_err(|e| SimError::io("read key from stdin", e))?;
+        if buf.is_empty() {
+            return Err(SimError::new(format!("{what}: encryption failure")));
+        }
         buf
     } else {
         return Err(SimError::new(format!("{what}: Invalid keylocation")));

@@ -458,6 +458,9 @@ pub fn mount(st: &mut State, name: &str) -> Result<()> {
     }
     if let Some(d) = st.datasets.get_mut(name) {
         d.mounted = true;
+        if d.crypt.is_some() {
+            crate::data::mark_dirty(d);
+        }
     }
     Ok(())
 }
@@ -490,6 +493,9 @@ pub fn mount_all(st: &mut State) {
             .is_some_and(|d| !d.mounted && crate::data::mountable(st, d));
         if m && let Some(d) = st.datasets.get_mut(&n) {
             d.mounted = true;
+            if d.crypt.is_some() {
+                crate::data::mark_dirty(d);
+            }
         }
     }
 }

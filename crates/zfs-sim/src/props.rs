@@ -829,6 +829,9 @@ impl Reader<'_> {
 
     fn written(&self, d: &Dataset) -> u64 {
         let now = self.referenced(&Obj::Fs(d));
+        if crate::data::is_dirty(d) {
+            return now.saturating_sub(crate::data::BASE_SIZE).max(4096);
+        }
         match d.newest_snapshot() {
             Some(s)
                 if crate::data::differs(&self.data_dir(d), &self.dirs.snapdata(d.guid, s.guid)) =>

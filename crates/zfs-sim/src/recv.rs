@@ -253,6 +253,7 @@ fn validate(st: &State, dirs: &Dirs, o: &RecvOpts, b: &Begin, resuming: bool) ->
                                         &from_data,
                                     )
                             }));
+                    let changed = changed || crate::data::is_dirty(d);
                     if changed || (raw && newest != Some(from.guid)) {
                         return Err(err(format!(
                             "destination {fs} has been modified\nsince most recent snapshot"
@@ -467,10 +468,23 @@ fn commit(
         let existing = st.datasets.get(&plan.fs).cloned();
         let mut d = match existing {
             Some(old) if old.inconsistent => old,
-            Some(_) => {
+            Some(old) => {
+                // `-F` over an existing (snapshot-less) filesystem: the data is replaced, the
+                // properties set on it stay (they live in its dsl_dir, which is kept).
                 crate::destroy::remove_dataset(st, dirs, &plan.fs)?;
                 let txg = st.next_txg(&pool);
-                Dataset::new(&plan.fs, kind_of(b), new_guid(), txg, now())
+                let mut d = Dataset::new(&plan.fs, kind_of(b), new_guid(), txg, now());
+                d.props = old
+                    .props
+                    .into_iter()
+                    .filter(|(k, e)| e.local.is_some() && !k.starts_with('%'))
+                    .map(|(k, mut e)| {
+                        e.received = None;
+                        e.masked = false;
+                        (k, e)
+                    })
+                    .collect();
+                d
             }
             None => {
                 let txg = st.next_txg(&pool);
@@ -579,6 +593,7 @@ fn add_snapshot(
         props: Default::default(),
     });
     crate::snapshot::touch_snapshots_changed(d, now());
+    d.props.remove(crate::data::DIRTY);
     Ok(())
 }
 

@@ -279,7 +279,7 @@ fn plan(st: &State, dirs: &Dirs, target: &str, o: &SendOpts) -> Result<Vec<Step>
     }
     if d.crypt.is_some() && !o.flags.raw && o.flags.props {
         return Err(SimError::new(format!(
-            "cannot send {target}: encrypted dataset {fs} may not be sent with properties without the raw flag"
+            "cannot send {target}: encrypted dataset {fs} may not be sent with properties without the raw flag\nwarning: cannot send '{target}': backup failed"
         )));
     }
     let props = if o.flags.props {

@@ -827,7 +827,8 @@ fn cmd_load_key(sim: &Sim, args: &[String]) -> Result<u8> {
         return Err(SimError::usage(usage("load-key")));
     }
     for t in &targets {
-        sim.mutate(|st, _| crate::crypto::load_key(st, t, o.last('L'), o.has('n')))?;
+        sim.mutate(|st, _| crate::crypto::load_key(st, t, o.last('L'), o.has('n')))
+            .map_err(key_error)?;
     }
     Ok(0)
 }
@@ -850,8 +851,17 @@ fn cmd_unload_key(sim: &Sim, args: &[String]) -> Result<u8> {
             )));
         }
         crate::crypto::unload_key(st, target)
-    })?;
+    })
+    .map_err(key_error)?;
     Ok(0)
+}
+
+/// `zfs load-key`/`unload-key` failures exit with status 255.
+fn key_error(mut e: SimError) -> SimError {
+    if e.message.starts_with("Key ") {
+        e.code = 255;
+    }
+    e
 }
 
 fn cmd_mount(sim: &Sim, args: &[String]) -> Result<u8> {
