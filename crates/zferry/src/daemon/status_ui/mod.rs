@@ -78,12 +78,23 @@ async fn interactive_loop(
         })
         .await
         .map_err(std::io::Error::other)??;
-        match key {
-            Some(KeyCode::Char('q') | KeyCode::Esc) => return Ok(()),
-            Some(KeyCode::Up | KeyCode::Char('k')) => selected = selected.saturating_sub(1),
-            Some(KeyCode::Down | KeyCode::Char('j')) => selected += 1,
-            _ => {}
+        if let Some(key) = key {
+            match apply_key(selected, key) {
+                Some(next) => selected = next,
+                None => return Ok(()),
+            }
         }
+    }
+}
+
+/// The selection after `key`, or `None` when the key quits. The caller clamps the selection to
+/// the number of jobs.
+pub fn apply_key(selected: usize, key: KeyCode) -> Option<usize> {
+    match key {
+        KeyCode::Char('q') | KeyCode::Esc => None,
+        KeyCode::Up | KeyCode::Char('k') => Some(selected.saturating_sub(1)),
+        KeyCode::Down | KeyCode::Char('j') => Some(selected + 1),
+        _ => Some(selected),
     }
 }
 
@@ -265,6 +276,16 @@ mod tests {
     #[test]
     fn tui_setup_failed_job() {
         insta::assert_snapshot!(screen(2));
+    }
+
+    #[test]
+    fn keys_move_the_selection_and_quit() {
+        assert_eq!(apply_key(0, KeyCode::Up), Some(0));
+        assert_eq!(apply_key(0, KeyCode::Down), Some(1));
+        assert_eq!(apply_key(2, KeyCode::Char('k')), Some(1));
+        assert_eq!(apply_key(2, KeyCode::Char('x')), Some(2));
+        assert_eq!(apply_key(2, KeyCode::Char('q')), None);
+        assert_eq!(apply_key(2, KeyCode::Esc), None);
     }
 
     #[test]
