@@ -17,6 +17,7 @@
 //!   the differences known are listed in the crate README section of the issue notes.
 
 pub mod bookmarks;
+pub mod bulk;
 pub mod cli;
 pub mod crypto;
 pub mod data;
