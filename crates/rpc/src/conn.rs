@@ -293,6 +293,25 @@ impl InboundPart<'_> {
     }
 }
 
+/// Tells a client that the transport refused it, then closes: greeting, an error trailer of
+/// class `denied`, shutdown. Used where the transport itself cannot tell (plain tcp); bounded by
+/// the handshake timeout.
+pub async fn refuse<S: Stream>(mut stream: S, options: &ConnOptions, why: &RpcError) {
+    let told = async {
+        handshake::handshake(&mut stream, options.greeting, options.handshake_timeout).await?;
+        let error = RemoteError::new(crate::error::ErrorClass::Denied, why.to_string());
+        stream
+            .write_all(&encode_error(&error)?)
+            .await
+            .map_err(|e| RpcError::io("refusing a client", e))?;
+        stream
+            .shutdown()
+            .await
+            .map_err(|e| RpcError::io("refusing a client", e))
+    };
+    let _ = tokio::time::timeout(options.handshake_timeout, told).await;
+}
+
 /// Decodes a control message.
 pub fn decode_message<T: DeserializeOwned>(json: &[u8]) -> Result<T> {
     serde_json::from_slice(json)

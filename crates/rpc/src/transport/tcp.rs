@@ -5,6 +5,7 @@
 
 use super::clientmap::{ClientAddr, ClientMap};
 use super::{Accepted, BoxStream, Connector, Incoming, Listener};
+use crate::conn::{ConnOptions, refuse};
 use crate::error::{Result, RpcError};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -51,11 +52,18 @@ impl Listener for TcpServer {
         let (stream, addr) = Self::accept_tcp(&self.listener).await?;
         let identity = self.clients.lookup(&client_addr(&stream, addr));
         Ok(Box::pin(async move {
-            Ok(Accepted {
-                stream: Box::new(stream) as BoxStream,
-                identity: identity?,
-                peer: addr.to_string(),
-            })
+            match identity {
+                Ok(identity) => Ok(Accepted {
+                    stream: Box::new(stream) as BoxStream,
+                    identity,
+                    peer: addr.to_string(),
+                }),
+                Err(e) => {
+                    // Plain tcp has no way to say no; tell the client in protocol terms.
+                    refuse(stream, &ConnOptions::default(), &e).await;
+                    Err(e)
+                }
+            }
         }))
     }
 
