@@ -51,6 +51,8 @@ struct Sshd {
     port: u16,
     client_key: PathBuf,
     sockdir: PathBuf,
+    log: Arc<Log>,
+    _stop: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
 
@@ -61,7 +63,8 @@ impl Drop for Sshd {
     }
 }
 
-/// Starts sshd with a forced command relaying to `sockdir/<identity>`.
+/// Starts sshd with a forced command relaying to `sockdir/<identity>`, and a sink serving that
+/// socket.
 fn start_sshd(identity: &str) -> Option<Sshd> {
     let Some(program) = sshd_program() else {
         println!("SKIPPED: no sshd installed (apt-get install openssh-server)");
@@ -103,13 +106,19 @@ fn start_sshd(identity: &str) -> Option<Sshd> {
         .stdin(Stdio::null())
         .spawn()
         .expect("sshd starts");
-    let sshd = Sshd {
+    let mut sshd = Sshd {
         child,
         port,
         client_key: d.join("client_key"),
         sockdir,
+        log: Arc::new(Log::default()),
+        _stop: None,
         _dir: dir,
     };
+    let listener =
+        StdinserverServer::bind(&sshd.sockdir, &[ClientIdentity::new(identity).unwrap()])
+            .expect("sockets bound");
+    sshd._stop = Some(serve(listener, sink(sshd.log.clone(), None)));
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return Some(sshd);
@@ -135,11 +144,7 @@ async fn ssh_stdinserver_yields_the_forced_identity_and_carries_a_stream() {
     let Some(sshd) = start_sshd("ssh-laptop") else {
         return;
     };
-    let log = Arc::new(Log::default());
-    let listener =
-        StdinserverServer::bind(&sshd.sockdir, &[ClientIdentity::new("ssh-laptop").unwrap()])
-            .expect("sockets bound");
-    let _stop = serve(listener, sink(log.clone(), None));
+    let log = sshd.log.clone();
     let remote = client(ssh_client(&sshd, &sshd.client_key));
     remote.ping().await.expect("ping over ssh");
     let data = test_data(8 << 20);
@@ -165,11 +170,7 @@ async fn ssh_with_an_unknown_key_fails_with_sshs_message() {
     let Some(sshd) = start_sshd("ssh-laptop") else {
         return;
     };
-    let log = Arc::new(Log::default());
-    let listener =
-        StdinserverServer::bind(&sshd.sockdir, &[ClientIdentity::new("ssh-laptop").unwrap()])
-            .expect("sockets bound");
-    let _stop = serve(listener, sink(log.clone(), None));
+    let log = sshd.log.clone();
     let other = sshd.sockdir.with_file_name("other_key");
     keygen(&other);
     let err = client(ssh_client(&sshd, &other))

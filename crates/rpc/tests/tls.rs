@@ -89,28 +89,49 @@ fn tls_client(
     .unwrap()
 }
 
-#[tokio::test]
-async fn ca_signed_client_is_identified_by_its_common_name() {
+/// A CA-trusting sink listing client CN `laptop` and named `backup-server`, a client expecting
+/// `server_cn`; the server certificate says `server_cert_cn`, the client certificate `client_cn`
+/// signed by the CA, or by a foreign CA when `foreign_client_ca`.
+struct CaScenario {
+    remote: zferry_rpc::client::RemoteEndpoint,
+    log: Arc<Log>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+    _dir: tempfile::TempDir,
+}
+
+async fn ca_scenario(server_cert_cn: &str, client_cn: &str, foreign_client_ca: bool) -> CaScenario {
     let dir = tempfile::tempdir().unwrap();
-    let ca = ca("test-ca");
-    let ca_file = write_ca(dir.path(), &ca, "ca");
+    let (good, foreign) = (ca("good-ca"), ca("foreign-ca"));
+    let ca_file = write_ca(dir.path(), &good, "ca");
     let log = Arc::new(Log::default());
-    let (addr, _stop) = tls_server(
+    let (addr, stop) = tls_server(
         Trust::Ca(ca_file.clone()),
-        leaf(dir.path(), &ca, "backup-server"),
+        leaf(dir.path(), &good, server_cert_cn),
         &["laptop"],
         log.clone(),
     )
     .await;
+    let client_ca = if foreign_client_ca { &foreign } else { &good };
     let remote = client(tls_client(
         &addr,
         Trust::Ca(ca_file),
-        leaf(dir.path(), &ca, "laptop"),
+        leaf(dir.path(), client_ca, client_cn),
         "backup-server",
     ));
-    remote.ping().await.expect("ping over tls");
+    CaScenario {
+        remote,
+        log,
+        _stop: stop,
+        _dir: dir,
+    }
+}
+
+#[tokio::test]
+async fn ca_signed_client_is_identified_by_its_common_name() {
+    let s = ca_scenario("backup-server", "laptop", false).await;
+    s.remote.ping().await.expect("ping over tls");
     let data = test_data(4 << 20);
-    remote
+    s.remote
         .receive(
             receive_request("pool/fs"),
             Box::pin(std::io::Cursor::new(data.clone())),
@@ -118,80 +139,32 @@ async fn ca_signed_client_is_identified_by_its_common_name() {
         .await
         .expect("receive over tls");
     assert_eq!(
-        log.calls(),
+        s.log.calls(),
         vec!["backup/laptop: ping", "backup/laptop: receive pool/fs"]
     );
-    assert_eq!(*log.received.lock().unwrap(), data);
+    assert_eq!(*s.log.received.lock().unwrap(), data);
 }
 
 #[tokio::test]
 async fn client_of_another_ca_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let (good, evil) = (ca("good-ca"), ca("evil-ca"));
-    let good_file = write_ca(dir.path(), &good, "good");
-    let log = Arc::new(Log::default());
-    let (addr, _stop) = tls_server(
-        Trust::Ca(good_file.clone()),
-        leaf(dir.path(), &good, "backup-server"),
-        &["laptop"],
-        log.clone(),
-    )
-    .await;
-    let remote = client(tls_client(
-        &addr,
-        Trust::Ca(good_file),
-        leaf(dir.path(), &evil, "laptop"),
-        "backup-server",
-    ));
-    assert!(remote.ping().await.is_err());
-    assert!(log.calls().is_empty());
+    let s = ca_scenario("backup-server", "laptop", true).await;
+    assert!(s.remote.ping().await.is_err());
+    assert!(s.log.calls().is_empty());
 }
 
 #[tokio::test]
 async fn client_cn_not_listed_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let ca = ca("test-ca");
-    let ca_file = write_ca(dir.path(), &ca, "ca");
-    let log = Arc::new(Log::default());
-    let (addr, _stop) = tls_server(
-        Trust::Ca(ca_file.clone()),
-        leaf(dir.path(), &ca, "backup-server"),
-        &["laptop"],
-        log.clone(),
-    )
-    .await;
-    let remote = client(tls_client(
-        &addr,
-        Trust::Ca(ca_file),
-        leaf(dir.path(), &ca, "desktop"),
-        "backup-server",
-    ));
-    assert!(remote.ping().await.is_err());
-    assert!(log.calls().is_empty());
+    let s = ca_scenario("backup-server", "desktop", false).await;
+    assert!(s.remote.ping().await.is_err());
+    assert!(s.log.calls().is_empty());
 }
 
 #[tokio::test]
 async fn server_with_another_name_is_refused_by_the_client() {
-    let dir = tempfile::tempdir().unwrap();
-    let ca = ca("test-ca");
-    let ca_file = write_ca(dir.path(), &ca, "ca");
-    let log = Arc::new(Log::default());
-    let (addr, _stop) = tls_server(
-        Trust::Ca(ca_file.clone()),
-        leaf(dir.path(), &ca, "impostor"),
-        &["laptop"],
-        log.clone(),
-    )
-    .await;
-    let remote = client(tls_client(
-        &addr,
-        Trust::Ca(ca_file),
-        leaf(dir.path(), &ca, "laptop"),
-        "backup-server",
-    ));
-    let err = remote.ping().await.expect_err("wrong server name");
+    let s = ca_scenario("impostor", "laptop", false).await;
+    let err = s.remote.ping().await.expect_err("wrong server name");
     assert!(err.message.contains("handshake"), "{err:?}");
-    assert!(log.calls().is_empty());
+    assert!(s.log.calls().is_empty());
 }
 
 #[tokio::test]
