@@ -66,13 +66,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
-    let (base_secs, base_mem) = measure(|| baseline(size))?;
-    let base_rate = size as f64 / base_secs / 1e6;
-    println!("| transport | MB/s | ratio to baseline | peak memory growth (MiB) |");
-    println!("|---|---:|---:|---:|");
+    let base = measure(|| baseline(size))?;
+    let gib = size as f64 / f64::from(1u32 << 30);
+    let base_rate = size as f64 / base.secs / 1e6;
     println!(
-        "| baseline: splice into tcp | {base_rate:.0} | 1.00 | {:.1} |",
-        base_mem as f64 / 1048576.0
+        "| transport | MB/s | ratio to baseline | CPU s per GiB (both ends) | peak memory growth (MiB) |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| baseline: splice into tcp | {base_rate:.0} | 1.00 | {:.2} | {:.1} |",
+        base.cpu / gib,
+        base.memory as f64 / 1048576.0
     );
     let rt = tokio::runtime::Runtime::new()?;
     let mut runs: Vec<&str> = vec!["tcp", "tls (pinned identities)", "local"];
@@ -80,29 +84,56 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         runs.push("ssh+stdinserver");
     }
     for name in runs {
-        let (secs, mem) = measure(|| rt.block_on(transport_run(name, size, ssh.as_ref())))?;
-        let rate = size as f64 / secs / 1e6;
+        let cost = measure(|| rt.block_on(transport_run(name, size, ssh.as_ref())))?;
+        let rate = size as f64 / cost.secs / 1e6;
         println!(
-            "| {name} | {rate:.0} | {:.2} | {:.1} |",
+            "| {name} | {rate:.0} | {:.2} | {:.2} | {:.1} |",
             rate / base_rate,
-            mem as f64 / 1048576.0
+            cost.cpu / gib,
+            cost.memory as f64 / 1048576.0
         );
     }
     Ok(())
 }
 
-/// Runs `f`, returning its duration and the growth of peak RSS while it ran.
+/// What one run cost.
+struct Cost {
+    /// Wall-clock seconds.
+    secs: f64,
+    /// CPU seconds (user + system) of this process: both ends of the stream, not the generator.
+    cpu: f64,
+    /// Growth of peak RSS while it ran, bytes.
+    memory: u64,
+}
+
+/// Runs `f` and measures it.
 fn measure<F: FnOnce() -> Result<(), Box<dyn std::error::Error>>>(
     f: F,
-) -> Result<(f64, u64), Box<dyn std::error::Error>> {
+) -> Result<Cost, Box<dyn std::error::Error>> {
     // Reset the peak-RSS counter so that each run reports its own peak.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let before = status_kib("VmRSS:")?;
+    let cpu_before = cpu_seconds()?;
     let start = Instant::now();
     f()?;
     let secs = start.elapsed().as_secs_f64();
     let peak = status_kib("VmHWM:")?;
-    Ok((secs, peak.saturating_sub(before) * 1024))
+    Ok(Cost {
+        secs,
+        cpu: cpu_seconds()? - cpu_before,
+        memory: peak.saturating_sub(before) * 1024,
+    })
+}
+
+/// User + system CPU seconds of this process so far (from /proc/self/stat, 100 ticks/s).
+fn cpu_seconds() -> Result<f64, Box<dyn std::error::Error>> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    let after_name = stat.rsplit_once(')').ok_or("bad stat")?.1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // Fields 14 and 15 of stat(5); `after_name` starts at field 3.
+    let ticks: u64 = fields.get(11).ok_or("bad stat")?.parse::<u64>()?
+        + fields.get(12).ok_or("bad stat")?.parse::<u64>()?;
+    Ok(ticks as f64 / 100.0)
 }
 
 fn status_kib(field: &str) -> Result<u64, Box<dyn std::error::Error>> {
