@@ -149,10 +149,12 @@ fn cmd_list(sim: &Sim, args: &[String]) -> Result<u8> {
     let types = match types_given {
         Some(t) => TypeSet::parse(t)
             .map_err(|bad| SimError::usage(format!("invalid type '{bad}'\n{}", usage("list"))))?,
+        // ZFS_TYPE_DATASET: a snapshot named as an argument is listed; recursion only adds
+        // snapshots when asked for with -t (the pool's listsnapshots is off).
         None => TypeSet {
             fs: true,
             vol: true,
-            snap: false,
+            snap: true,
             bm: false,
         },
     };
