@@ -296,6 +296,10 @@ fn cmd_get(sim: &Sim, args: &[String]) -> Result<u8> {
         };
         for prop in &plist {
             let Some((value, source)) = pool_prop(&st, p, prop, o.has('p')) else {
+                if prop.starts_with("feature@") {
+                    // Real zpool prints nothing for an unknown feature (and exits 0).
+                    continue;
+                }
                 return Err(SimError::usage(format!(
                     "bad property list: invalid property '{prop}'\n{usage}"
                 )));
