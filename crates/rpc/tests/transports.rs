@@ -225,3 +225,69 @@ async fn sink_refuses_source_requests() {
     assert!(remote.replication_cursor(fs("pool/a")).await.is_err());
     assert!(log.calls().is_empty());
 }
+
+#[tokio::test]
+async fn bandwidth_limit_is_shared_by_the_streams_of_a_job() {
+    let log = Arc::new(Log::default());
+    let _stop = serve(
+        LocalServer::bind("sink-limited").unwrap(),
+        sink(log.clone(), None),
+    );
+    let limiter = zferry_rpc::bandwidth::BandwidthLimiter::new(8 << 20, 1 << 20);
+    let remote = Arc::new(zferry_rpc::client::RemoteEndpoint::new(
+        Arc::new(LocalClient {
+            listener_name: "sink-limited".into(),
+            client_identity: ClientIdentity::new("pusher").unwrap(),
+        }),
+        zferry_rpc::client::ClientOptions {
+            limiter: Some(limiter),
+            ..Default::default()
+        },
+    ));
+    let started = std::time::Instant::now();
+    // Two streams of 6 MiB each share 8 MiB/s (1 MiB burst): about 1.4 s in total.
+    let streams = (0..2).map(|i| {
+        let remote = remote.clone();
+        tokio::spawn(async move {
+            remote
+                .receive(
+                    receive_request(&format!("pool/fs{i}")),
+                    Box::pin(std::io::Cursor::new(test_data(6 << 20))),
+                )
+                .await
+        })
+    });
+    for stream in streams.collect::<Vec<_>>() {
+        stream.await.unwrap().expect("stream");
+    }
+    let took = started.elapsed().as_secs_f64();
+    assert!((1.2..4.0).contains(&took), "took {took}s");
+    assert_eq!(log.received.lock().unwrap().len(), 12 << 20);
+}
+
+#[tokio::test]
+async fn compressed_pull_arrives_intact() {
+    let log = Arc::new(Log::default());
+    let data = Arc::new(test_data(5 << 20));
+    let _stop = serve(
+        LocalServer::bind("source-zstd").unwrap(),
+        source(log.clone(), data.clone(), None),
+    );
+    let remote = zferry_rpc::client::RemoteEndpoint::new(
+        Arc::new(LocalClient {
+            listener_name: "source-zstd".into(),
+            client_identity: ClientIdentity::new("puller").unwrap(),
+        }),
+        zferry_rpc::client::ClientOptions {
+            compress: true,
+            ..Default::default()
+        },
+    );
+    let (_, mut stream) = remote
+        .send(send_request("pool/allowed"))
+        .await
+        .expect("send");
+    let mut got = Vec::new();
+    stream.read_to_end(&mut got).await.expect("stream");
+    assert_eq!(got, *data);
+}
