@@ -55,10 +55,7 @@ async fn initial_full_then_incremental() {
     );
     // The parents of the target are placeholders.
     assert_eq!(
-        w.prop(
-            &w.r("").trim_end_matches('/').to_owned(),
-            "zferry:placeholder"
-        ),
+        w.prop(w.r("").trim_end_matches('/'), "zferry:placeholder"),
         "on"
     );
 
