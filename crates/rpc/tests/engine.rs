@@ -1,0 +1,179 @@
+//! The replication engine over rpc: push and pull through the server and `RemoteEndpoint`, on
+//! the ZFS simulator (or real ZFS with `ZFERRY_TEST_ZFS=real`), asserting on replicated data.
+
+use std::sync::Arc;
+use std::time::Duration;
+use zferry_repl::abstractions::Lane;
+use zferry_repl::endpoint::{EndpointError, Receiver, Sender};
+use zferry_repl::executor::{ReplicationOptions, replicate};
+use zferry_repl::filter::FilesystemFilter;
+use zferry_repl::local::{LocalReceiver, LocalSender, RecvOptions, SendOptions};
+use zferry_repl::report::Progress;
+use zferry_rpc::ClientIdentity;
+use zferry_rpc::access::SourceAccess;
+use zferry_rpc::client::{ClientOptions, RemoteEndpoint};
+use zferry_rpc::server::{ServerOptions, Service, serve};
+use zferry_rpc::transport::local::{LocalClient, LocalServer};
+use zferry_zfs::{DatasetPath, Zfs, ZfsConfig};
+use zferry_zfs_sim::testenv::{TestZfs, tree_checksum, write_file};
+
+struct World {
+    t: TestZfs,
+    zfs: Zfs,
+    src: String,
+    dst: String,
+}
+
+impl World {
+    fn new() -> World {
+        let t = TestZfs::new();
+        let src = t.create_pool("src");
+        let dst = t.create_pool("dst");
+        let zfs = Zfs::new(ZfsConfig {
+            zfs_bin: t.zfs_bin(),
+            zpool_bin: t.zpool_bin(),
+            env: t.env(),
+        });
+        World { t, zfs, src, dst }
+    }
+
+    /// `src/data` with a file and snapshot `s1`.
+    fn source_data(&self) -> String {
+        let ds = format!("{}/data", self.src);
+        self.t.zfs_ok(&["create", "-p", &ds]);
+        let payload: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        write_file(&self.t.mountpoint(&ds), "a.bin", &payload);
+        self.t.zfs_ok(&["snapshot", &format!("{ds}@s1")]);
+        ds
+    }
+
+    fn sender(&self, lane: Lane) -> LocalSender {
+        let filter =
+            FilesystemFilter::from_map([(format!("{}/data<", self.src).as_str(), true)]).unwrap();
+        LocalSender::new(
+            self.zfs.clone(),
+            vec![DatasetPath::new(self.src.as_str()).unwrap()],
+            filter,
+            lane,
+            SendOptions::default(),
+        )
+    }
+
+    fn receiver(&self, root: &str, lane: Lane) -> LocalReceiver {
+        LocalReceiver::new(
+            self.zfs.clone(),
+            DatasetPath::new(root).unwrap(),
+            lane,
+            RecvOptions::default(),
+        )
+    }
+
+    fn checksum(&self, ds: &str) -> String {
+        if self
+            .t
+            .zfs_ok(&["get", "-H", "-o", "value", "mountpoint", ds])
+            .trim()
+            == "none"
+        {
+            let flat = ds.replace('/', "_");
+            self.t
+                .zfs_ok(&["set", &format!("mountpoint=/mnt/{flat}"), ds]);
+        }
+        let _ = self.t.zfs(&["mount", ds]);
+        tree_checksum(&self.t.mountpoint(ds))
+    }
+}
+
+fn options() -> ReplicationOptions {
+    ReplicationOptions {
+        max_attempts: 1,
+        reconnect_deadline: Duration::from_millis(200),
+        backoff_initial: Duration::from_millis(10),
+        backoff_max: Duration::from_millis(50),
+        ..ReplicationOptions::default()
+    }
+}
+
+fn local_client(name: &str, identity: &str) -> Arc<RemoteEndpoint> {
+    Arc::new(RemoteEndpoint::new(
+        Arc::new(LocalClient {
+            listener_name: name.into(),
+            client_identity: ClientIdentity::new(identity).unwrap(),
+        }),
+        ClientOptions::default(),
+    ))
+}
+
+fn background<L: zferry_rpc::transport::Listener + 'static>(
+    listener: L,
+    service: Service,
+) -> tokio::sync::oneshot::Sender<()> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(
+        listener,
+        service,
+        ServerOptions::default(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    stop
+}
+
+#[tokio::test]
+async fn push_to_a_sink_lands_under_root_fs_and_identity() {
+    let w = Arc::new(World::new());
+    let src = w.source_data();
+    let root = format!("{}/sink", w.dst);
+    let world = w.clone();
+    let sink_root = root.clone();
+    let service = Service::Sink(Arc::new(move |id: &ClientIdentity| {
+        Ok(
+            Arc::new(world.receiver(&format!("{sink_root}/{id}"), Lane::new("sink", id.as_str())))
+                as Arc<dyn Receiver>,
+        )
+    }));
+    let _stop = background(LocalServer::bind("engine-sink").unwrap(), service);
+    let report = replicate(
+        Arc::new(w.sender(Lane::new("push", "laptop"))),
+        local_client("engine-sink", "laptop"),
+        &options(),
+        &Progress::new(),
+    )
+    .await;
+    assert!(report.succeeded(), "{report:#?}");
+    let replica = format!("{root}/laptop/{src}");
+    assert_eq!(w.checksum(&replica), w.checksum(&src));
+}
+
+#[tokio::test]
+async fn pull_from_a_source_over_rpc() {
+    let w = Arc::new(World::new());
+    let src = w.source_data();
+    let world = w.clone();
+    let service = Service::Source {
+        senders: Arc::new(move |id: &ClientIdentity| {
+            Ok(Arc::new(world.sender(Lane::new("source", id.as_str()))) as Arc<dyn Sender>)
+        }),
+        access: SourceAccess {
+            clients: Some([ClientIdentity::new("backup").unwrap()].into()),
+            filter: Arc::new(|_| true),
+        },
+    };
+    let _stop = background(LocalServer::bind("engine-source").unwrap(), service);
+    let root = format!("{}/pulled", w.dst);
+    let report = replicate(
+        local_client("engine-source", "backup"),
+        Arc::new(w.receiver(&root, Lane::new("source", "backup"))),
+        &options(),
+        &Progress::new(),
+    )
+    .await;
+    assert!(report.succeeded(), "{report:#?}");
+    assert_eq!(w.checksum(&format!("{root}/{src}")), w.checksum(&src));
+    let stranger: Result<(), EndpointError> = {
+        use zferry_repl::endpoint::Endpoint;
+        local_client("engine-source", "stranger").ping().await
+    };
+    assert!(stranger.is_err());
+}
