@@ -570,22 +570,7 @@ impl Exec<'_> {
 
     /// Marks filesystem `i` failed and fails everything waiting for it.
     fn fail(&mut self, i: usize, error: &EndpointError) {
-        let report: ReportError = error.into();
-        let temporary = error.is_temporary();
-        self.runs[i].finished = true;
-        self.progress.with_fs(i, |fs| {
-            fs.state = FsState::Failed;
-            fs.error = Some(report.clone());
-        });
-        if temporary {
-            *self.retry = true;
-        } else {
-            self.permanent
-                .insert(self.runs[i].plan.path.clone(), report.clone());
-        }
-        for d in std::mem::take(&mut self.runs[i].dependents) {
-            self.fail_dependent(d, i, &report, temporary);
-        }
+        self.mark(i, FsState::Failed, error.into(), error.is_temporary());
     }
 
     fn fail_dependent(
@@ -605,19 +590,25 @@ impl Exec<'_> {
                 self.runs[ancestor].plan.path, cause.message
             ),
         };
-        self.runs[child].finished = true;
-        self.progress.with_fs(child, |fs| {
-            fs.state = FsState::ParentFailed;
+        self.mark(child, FsState::ParentFailed, report, temporary);
+    }
+
+    /// Records the failure of `i` (retried next attempt when temporary, else never again this
+    /// run), then fails its dependents.
+    fn mark(&mut self, i: usize, state: FsState, report: ReportError, temporary: bool) {
+        self.runs[i].finished = true;
+        self.progress.with_fs(i, |fs| {
+            fs.state = state;
             fs.error = Some(report.clone());
         });
         if temporary {
             *self.retry = true;
         } else {
             self.permanent
-                .insert(self.runs[child].plan.path.clone(), report.clone());
+                .insert(self.runs[i].plan.path.clone(), report.clone());
         }
-        for d in std::mem::take(&mut self.runs[child].dependents) {
-            self.fail_dependent(d, child, &report, temporary);
+        for d in std::mem::take(&mut self.runs[i].dependents) {
+            self.fail_dependent(d, i, &report, temporary);
         }
     }
 }
