@@ -318,7 +318,8 @@ pub fn decode_message<T: DeserializeOwned>(json: &[u8]) -> Result<T> {
         .map_err(|e| RpcError::Protocol(format!("cannot decode a control message: {e}")))
 }
 
-fn encode_error(error: &RemoteError) -> Result<Vec<u8>> {
+/// Encodes an error trailer, cutting the message to fit [`frame::MAX_ERROR_FRAME`].
+pub(crate) fn encode_error(error: &RemoteError) -> Result<Vec<u8>> {
     let mut error = error.clone();
     // Leave room for the JSON around the message and for escapes.
     let budget = frame::MAX_ERROR_FRAME / 8;
@@ -487,5 +488,22 @@ async fn read_exact_progressing<R: AsyncRead + Unpin>(
         Ok(false)
     } else {
         Err(RpcError::Truncated("a frame"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorClass;
+
+    #[test]
+    fn long_error_messages_are_cut_to_fit_one_frame() {
+        let error = RemoteError::new(ErrorClass::Permanent, "\u{e9}\"".repeat(100_000));
+        let bytes = encode_error(&error).expect("encodes");
+        let decoded = frame::decode_frame(&bytes).expect("valid").expect("whole");
+        assert_eq!(decoded.kind, FrameKind::Error);
+        let back: RemoteError = decode_message(decoded.payload).expect("valid json");
+        assert!(back.message.ends_with(" [...]"));
+        assert!(back.message.len() < error.message.len());
     }
 }
