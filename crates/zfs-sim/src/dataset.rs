@@ -288,7 +288,7 @@ pub fn inherit(
     {
         if props::settable(n) {
             return Err(SimError::new(format!(
-                "'{n}' property cannot be inherited\nuse 'zfs set {n}=none' to clear"
+                "'{n}' property cannot be inherited\nuse 'zfs set {n}=none' to clear\nuse 'zfs inherit -S {n}' to revert to received value"
             )));
         }
         return Err(SimError::new(format!("{errpfx}: '{n}' is readonly")));
@@ -357,14 +357,28 @@ pub fn rename(st: &mut State, old: &str, new: &str, parents: bool, recursive: bo
         st.get(&fs)?
             .snapshot(&snap)
             .ok_or_else(|| SimError::no_such_dataset(old))?;
+        let targets: Vec<String> = targets
+            .into_iter()
+            .filter(|t| {
+                st.datasets
+                    .get(t)
+                    .is_some_and(|d| d.snapshot(&snap).is_some())
+            })
+            .collect();
+        for t in &targets {
+            if st
+                .datasets
+                .get(t)
+                .is_some_and(|d| d.snapshot(&newsnap).is_some())
+            {
+                return Err(SimError::new(format!(
+                    "cannot rename to '{t}@{newsnap}': dataset already exists"
+                )));
+            }
+        }
         for t in targets {
-            if let Some(d) = st.datasets.get_mut(&t) {
-                if d.snapshot(&newsnap).is_some() {
-                    return Err(SimError::new(format!("{errpfx}: dataset already exists")));
-                }
-                if let Some(s) = d.snapshot_mut(&snap) {
-                    s.name = newsnap.clone();
-                }
+            if let Some(s) = st.datasets.get_mut(&t).and_then(|d| d.snapshot_mut(&snap)) {
+                s.name = newsnap.clone();
             }
         }
         return Ok(());
@@ -373,7 +387,9 @@ pub fn rename(st: &mut State, old: &str, new: &str, parents: bool, recursive: bo
         .map_err(|w| SimError::new(format!("{errpfx}: {w}")))?;
     st.get(old)?;
     if st.datasets.contains_key(new) {
-        return Err(SimError::new(format!("{errpfx}: dataset already exists")));
+        return Err(SimError::new(format!(
+            "cannot rename '{old}': dataset already exists"
+        )));
     }
     if old.split('/').next() != new.split('/').next() {
         return Err(SimError::new(format!(

@@ -178,8 +178,13 @@ fn destroy_dataset(st: &mut State, dirs: &Dirs, fs: &str, o: DestroyOpts) -> Res
     }
     let descendants = st.descendants(fs);
     if !o.recursive && (!descendants.is_empty() || !d.snapshots.is_empty()) {
+        let what = if d.kind == crate::state::Kind::Volume {
+            "volume"
+        } else {
+            "filesystem"
+        };
         let mut msg = format!(
-            "cannot destroy '{fs}': filesystem has children\nuse '-r' to destroy the following datasets:"
+            "cannot destroy '{fs}': {what} has children\nuse '-r' to destroy the following datasets:"
         );
         for c in descendants.iter().rev() {
             if let Some(cd) = st.datasets.get(c) {

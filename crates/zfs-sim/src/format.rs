@@ -49,8 +49,23 @@ pub fn parse_size(s: &str) -> Option<u64> {
     Some((num * mult as f64) as u64)
 }
 
-/// `%a %b %e %H:%M %Y` of a unix time, in UTC (the simulator's time zone).
+/// `%a %b %e %H:%M %Y` of a unix time, in UTC (the simulator's time zone), as `zfs holds`
+/// prints timestamps.
 pub fn date(t: i64) -> String {
+    date_fmt(t, true, false)
+}
+
+/// `%a %b %e %k:%M %Y` (hour padded with a space), as the `creation` property is printed.
+pub fn date_prop(t: i64) -> String {
+    date_fmt(t, false, false)
+}
+
+/// `%a %b %e %k:%M:%S %Y`, as the `snapshots_changed` property is printed.
+pub fn date_prop_secs(t: i64) -> String {
+    date_fmt(t, false, true)
+}
+
+fn date_fmt(t: i64, zero_hour: bool, secs_shown: bool) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -59,10 +74,19 @@ pub fn date(t: i64) -> String {
     let secs = t.rem_euclid(86400);
     let (y, m, d) = civil_from_days(days);
     let wd = DAYS[days.rem_euclid(7) as usize];
+    let hour = if zero_hour {
+        format!("{:02}", secs / 3600)
+    } else {
+        format!("{:>2}", secs / 3600)
+    };
+    let tail = if secs_shown {
+        format!(":{:02}", secs % 60)
+    } else {
+        String::new()
+    };
     format!(
-        "{wd} {} {d:>2} {:02}:{:02} {y}",
+        "{wd} {} {d:>2} {hour}:{:02}{tail} {y}",
         MONTHS[(m - 1) as usize],
-        secs / 3600,
         (secs % 3600) / 60
     )
 }
@@ -108,6 +132,9 @@ mod tests {
     fn date_is_ctime_like() {
         assert_eq!(date(0), "Thu Jan  1 00:00 1970");
         assert_eq!(date(1_763_767_351), "Fri Nov 21 23:22 2025");
+        assert_eq!(date(1_763_769_600), "Sat Nov 22 00:00 2025");
+        assert_eq!(date_prop(1_763_769_600), "Sat Nov 22  0:00 2025");
+        assert_eq!(date_prop_secs(1_763_769_605), "Sat Nov 22  0:00:05 2025");
     }
 
     #[test]

@@ -120,24 +120,38 @@ pub fn release(
 /// One row of `zfs holds`: snapshot name, tag, time.
 pub type HoldRow = (String, String, i64);
 
-/// `zfs holds [-r] snap...`: rows in argument order; missing snapshots yield printed errors.
+/// `zfs holds [-r] snap...`: each snapshot once, in `zfs list` order (dataset name, then
+/// creation); missing snapshots yield printed errors.
 pub fn holds(st: &State, snaps: &[String], recursive: bool) -> (Vec<HoldRow>, bool) {
-    let mut rows = Vec::new();
+    let mut found: Vec<(String, String)> = Vec::new();
     let mut failed = false;
     for full in snaps {
         match targets(st, full, recursive, "cannot open") {
-            Ok(ts) => {
-                for (fs, snap) in ts {
-                    if let Some(s) = st.datasets.get(&fs).and_then(|d| d.snapshot(&snap)) {
-                        for (tag, t) in &s.holds {
-                            rows.push((format!("{fs}@{snap}"), tag.clone(), *t));
-                        }
-                    }
-                }
-            }
+            Ok(ts) => found.extend(ts),
             Err(_) => {
                 eprintln!("cannot open '{full}': dataset does not exist");
                 failed = true;
+            }
+        }
+    }
+    let txg = |fs: &str, snap: &str| {
+        st.datasets
+            .get(fs)
+            .and_then(|d| d.snapshot(snap))
+            .map(|s| s.createtxg)
+            .unwrap_or(0)
+    };
+    found.sort_by(|a, b| {
+        a.0.as_bytes()
+            .cmp(b.0.as_bytes())
+            .then_with(|| txg(&a.0, &a.1).cmp(&txg(&b.0, &b.1)))
+    });
+    found.dedup();
+    let mut rows = Vec::new();
+    for (fs, snap) in found {
+        if let Some(s) = st.datasets.get(&fs).and_then(|d| d.snapshot(&snap)) {
+            for (tag, t) in &s.holds {
+                rows.push((format!("{fs}@{snap}"), tag.clone(), *t));
             }
         }
     }

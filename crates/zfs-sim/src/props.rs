@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::format::{date, nicebytes};
+use crate::format::{date_prop, date_prop_secs, nicebytes};
 use crate::state::{Bookmark, Dataset, Dirs, Kind, PropEntry, Snapshot, State};
 
 /// One object whose properties are read.
@@ -578,11 +578,13 @@ impl Reader<'_> {
         }
     }
 
-    fn time(&self, t: i64) -> String {
+    fn time(&self, t: i64, with_seconds: bool) -> String {
         if self.parsable {
             t.to_string()
+        } else if with_seconds {
+            date_prop_secs(t)
         } else {
-            date(t)
+            date_prop(t)
         }
     }
 
@@ -590,11 +592,14 @@ impl Reader<'_> {
         match name {
             "name" => Value::ro(obj.name()),
             "type" => Value::ro(obj.type_name()),
-            "creation" => Value::ro(self.time(match obj {
-                Obj::Fs(d) => d.creation,
-                Obj::Snap(_, s) => s.creation,
-                Obj::Bm(_, b) => b.creation,
-            })),
+            "creation" => Value::ro(self.time(
+                match obj {
+                    Obj::Fs(d) => d.creation,
+                    Obj::Snap(_, s) => s.creation,
+                    Obj::Bm(_, b) => b.creation,
+                },
+                false,
+            )),
             "guid" => Value::ro(
                 match obj {
                     Obj::Fs(d) => d.guid,
@@ -680,7 +685,7 @@ impl Reader<'_> {
                     .get("%snapshots_changed")
                     .and_then(|e| e.local.as_ref())
                 {
-                    Some(t) => self.time(t.parse().unwrap_or(0)),
+                    Some(t) => self.time(t.parse().unwrap_or(0), true),
                     None => "-".into(),
                 },
                 _ => "-".into(),
@@ -784,14 +789,15 @@ impl Reader<'_> {
     }
 
     fn mountpoint_raw(&self, d: &Dataset) -> (String, Source) {
-        let mut cur = Some(d.name.as_str());
+        // `d` itself first (it may not be in the state yet, while being created).
+        if let Some((v, src)) = d.props.get("mountpoint").and_then(entry_value) {
+            return (v.to_string(), src);
+        }
+        let mut cur = crate::names::parent(&d.name);
         while let Some(name) = cur {
             if let Some(a) = self.st.datasets.get(name)
-                && let Some((v, src)) = a.props.get("mountpoint").and_then(entry_value)
+                && let Some((v, _)) = a.props.get("mountpoint").and_then(entry_value)
             {
-                if name == d.name {
-                    return (v.to_string(), src);
-                }
                 let rel = &d.name[name.len() + 1..];
                 let path = match v {
                     "none" | "legacy" => v.to_string(),
@@ -903,6 +909,7 @@ const INDEX_WIDTH: &[(&str, usize)] = &[
     ("encryption", 11),
     ("keyformat", 10),
     ("keystatus", 11),
+    ("defer_destroy", 3),
 ];
 
 /// Minimum column width of a property in `zfs list`/`zfs get` (libzfs's `zprop_width`).
@@ -911,9 +918,7 @@ pub fn min_width(p: &Prop) -> usize {
     match p {
         Prop::User(u) => u.chars().count(),
         Prop::Native(n) => {
-            if p.is_numeric()
-                || matches!(*n, "defer_destroy" | "compressratio" | "refcompressratio")
-            {
+            if p.is_numeric() || matches!(*n, "compressratio" | "refcompressratio") {
                 header.max(5)
             } else if let Some((_, w)) = INDEX_WIDTH.iter().find(|(k, _)| k == n) {
                 header.max(*w)
@@ -926,9 +931,5 @@ pub fn min_width(p: &Prop) -> usize {
 
 /// Whether a property's column is right-aligned in `zfs list` (numeric properties).
 pub fn right_aligned(p: &Prop) -> bool {
-    p.is_numeric()
-        || matches!(
-            p,
-            Prop::Native("defer_destroy" | "compressratio" | "refcompressratio")
-        )
+    p.is_numeric() || matches!(p, Prop::Native("compressratio" | "refcompressratio"))
 }

@@ -220,7 +220,7 @@ fn cmd_list(sim: &Sim, args: &[String]) -> Result<u8> {
     };
     list::sort(&mut objs, &sort, &reader);
     if objs.is_empty() {
-        if o.args.is_empty() {
+        if !failed && !o.has('H') {
             eprintln!("no datasets available");
         }
         return Ok(u8::from(failed));
@@ -583,6 +583,16 @@ fn cmd_destroy(sim: &Sim, args: &[String]) -> Result<u8> {
                         "will destroy"
                     }
                 ));
+            }
+        }
+        // Snapshot destroys also report the space they free.
+        if target.contains('@') {
+            if o.has('p') {
+                out.push_str("reclaim\t0\n");
+            } else if d.dry_run {
+                out.push_str("would reclaim 0B\n");
+            } else {
+                out.push_str("will reclaim 0B\n");
             }
         }
         write_out(out.as_bytes())?;
