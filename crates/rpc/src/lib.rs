@@ -6,7 +6,23 @@
 //! - [`handshake`] and [`frame`]: the greeting and the frames on the wire (see docs/protocol.md);
 //! - [`conn`]: a framed connection with heartbeats, idle timeouts and bounded buffers;
 //! - [`stream`]: data streams (zfs send output) over a connection, with optional zstd compression
-//!   and a shared [`bandwidth`] limit.
+//!   and a shared [`bandwidth`] limit;
+//! - [`message`], [`access`], [`server`] and [`client`]: requests, their checks, the passive
+//!   side's dispatcher and the active side's [`client::RemoteEndpoint`] (the engine's `Sender` and
+//!   `Receiver`, remotely).
+//!
+//! # What the daemon calls
+//! - Passive jobs: build a listener ([`transport::tcp::TcpServer::bind`],
+//!   [`transport::tls::TlsServer::bind`], [`transport::stdinserver::StdinserverServer::bind`],
+//!   [`transport::local::LocalServer::bind`]; `Box<dyn Listener>` works too) and run
+//!   [`server::serve`] with a [`server::Service`]: a sink's factory builds a receiver rooted at
+//!   `root_fs/<identity>` per client, a source's builds a sender for the lane
+//!   `(job, identity)` and its [`access::SourceAccess`] lists clients and the filter.
+//! - Active jobs: build a connector ([`transport::tcp::TcpClient`],
+//!   [`transport::tls::TlsClient::new`], [`transport::ssh::SshClient::new`],
+//!   [`transport::local::LocalClient`]) and wrap it in [`client::RemoteEndpoint::new`].
+//! - `zferry identity init|show|renew`: [`certs::init`], [`certs::show`], [`certs::renew`].
+//! - `zferry stdinserver IDENTITY`: [`transport::stdinserver::stdinserver_relay`].
 
 pub mod access;
 pub mod bandwidth;
