@@ -73,7 +73,12 @@ fn walk_into(
 
 /// Bytes the regular files under `dir` occupy (each rounded up to 512-byte sectors).
 pub fn tree_size(dir: &Path) -> u64 {
-    let Ok(entries) = walk(dir, &[]) else {
+    tree_size_excluding(dir, &[])
+}
+
+/// [`tree_size`], skipping `exclude`d absolute paths (nested mounts).
+pub fn tree_size_excluding(dir: &Path, exclude: &[PathBuf]) -> u64 {
+    let Ok(entries) = walk(dir, exclude) else {
         return 0;
     };
     entries

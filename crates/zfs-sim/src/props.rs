@@ -822,7 +822,11 @@ impl Reader<'_> {
 
     fn referenced(&self, obj: &Obj) -> u64 {
         match obj {
-            Obj::Fs(d) => crate::data::BASE_SIZE + crate::data::tree_size(&self.data_dir(d)),
+            Obj::Fs(d) => {
+                let nested = crate::data::nested_mounts(self.st, self.dirs, d);
+                crate::data::BASE_SIZE
+                    + crate::data::tree_size_excluding(&self.data_dir(d), &nested)
+            }
             Obj::Snap(_, s) => s.referenced,
             Obj::Bm(d, b) => d
                 .snapshots
@@ -840,7 +844,11 @@ impl Reader<'_> {
         }
         match d.newest_snapshot() {
             Some(s)
-                if crate::data::differs(&self.data_dir(d), &self.dirs.snapdata(d.guid, s.guid)) =>
+                if crate::data::differs_excluding(
+                    &self.data_dir(d),
+                    &crate::data::nested_mounts(self.st, self.dirs, d),
+                    &self.dirs.snapdata(d.guid, s.guid),
+                ) =>
             {
                 now.saturating_sub(crate::data::BASE_SIZE).max(4096)
             }
