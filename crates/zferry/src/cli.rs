@@ -48,6 +48,27 @@ pub enum Command {
     /// ZFS or root needed), with snapshots, pruning, status and a file-by-file check.
     Demo(DemoArgs),
 
+    /// Manage this daemon's TLS identity for pinned `tls` partners.
+    Identity {
+        /// What to do.
+        #[command(subcommand)]
+        command: IdentityCommand,
+    },
+
+    /// Relay an ssh session to the local daemon (the forced command of `ssh+stdinserver`
+    /// clients' keys).
+    Stdinserver {
+        /// The client identity this key stands for.
+        identity: String,
+    },
+
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
     /// Print the version of this program and of the running daemon.
     Version {
         /// Only this program's version (do not ask the daemon).
@@ -78,6 +99,34 @@ pub struct DemoArgs {
     /// Keep the temporary directory (and with --real the datasets) afterwards.
     #[arg(long)]
     pub keep: bool,
+}
+
+/// Default directory of the daemon's TLS identity.
+pub const DEFAULT_IDENTITY_DIR: &str = "/var/lib/zferry/identity";
+
+/// `zferry identity` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum IdentityCommand {
+    /// Create a key and a self-signed certificate named NAME (the identity partners see).
+    Init {
+        /// The name (a valid ZFS name component).
+        name: String,
+        /// Where the identity files are kept.
+        #[arg(long, default_value = DEFAULT_IDENTITY_DIR)]
+        dir: PathBuf,
+    },
+    /// Print the certificate (to give to partners) and its fingerprint.
+    Show {
+        /// Where the identity files are kept.
+        #[arg(long, default_value = DEFAULT_IDENTITY_DIR)]
+        dir: PathBuf,
+    },
+    /// Replace key and certificate under the same name (partners must pin the new certificate).
+    Renew {
+        /// Where the identity files are kept.
+        #[arg(long, default_value = DEFAULT_IDENTITY_DIR)]
+        dir: PathBuf,
+    },
 }
 
 /// Arguments of `zferry status`.
@@ -169,6 +218,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status(args) => commands::status::run(cli.config.as_deref(), &args),
         Command::Signal { command } => commands::signal::run(cli.config.as_deref(), &command),
         Command::Demo(args) => commands::demo::run(&args),
+        Command::Identity { command } => commands::identity::run(&command),
+        Command::Stdinserver { identity } => {
+            commands::stdinserver::run(cli.config.as_deref(), &identity)
+        }
+        Command::Completions { shell } => commands::completions::run(shell),
         Command::Version { client } => commands::version::run(cli.config.as_deref(), client),
     }
 }

@@ -1,9 +1,12 @@
 //! One module per subcommand of the `zferry` binary (see [`crate::cli`]).
 
+pub mod completions;
 pub mod configcheck;
 pub mod control;
 pub mod daemon;
 pub mod demo;
+pub mod identity;
 pub mod signal;
 pub mod status;
+pub mod stdinserver;
 pub mod version;

@@ -1,0 +1,24 @@
+//! `zferry stdinserver IDENTITY`: the forced command of an `ssh+stdinserver` client's key. It
+//! relays the ssh session's stdin/stdout to the local daemon's socket for IDENTITY (below
+//! `global.serve.stdinserver.sockdir`).
+
+use std::path::Path;
+
+use anyhow::Context;
+use zferry_rpc::ClientIdentity;
+use zferry_rpc::transport::stdinserver::stdinserver_relay;
+
+use crate::config::{self, LoadOptions};
+
+/// Relays until either side closes.
+pub fn run(config_path: Option<&Path>, identity: &str) -> anyhow::Result<()> {
+    let path = config::resolve_path(config_path)?;
+    let cfg = config::load_with(&path, LoadOptions { check_certs: false })?;
+    let identity = ClientIdentity::new(identity.to_string())?;
+    let sockdir = cfg.global.serve.stdinserver.sockdir;
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(stdinserver_relay(&sockdir, &identity))
+        .with_context(|| format!("relaying for {identity} via {}", sockdir.display()))
+}
