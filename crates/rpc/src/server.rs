@@ -76,6 +76,9 @@ pub struct ServerOptions {
     pub auth_timeout: Duration,
     /// The job's bandwidth limit for streams it receives or sends.
     pub limiter: Option<BandwidthLimiter>,
+    /// After shutdown, how long running connections may finish before they are aborted
+    /// (aborting drops their `zfs` children, which kills them).
+    pub shutdown_grace: Duration,
 }
 
 impl Default for ServerOptions {
@@ -85,11 +88,13 @@ impl Default for ServerOptions {
             max_connections: 64,
             auth_timeout: Duration::from_secs(20),
             limiter: None,
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }
 
-/// Serves `listener` until `shutdown` completes.
+/// Serves `listener` until `shutdown` completes, then gives running connections
+/// [`ServerOptions::shutdown_grace`] to finish and aborts the rest.
 pub async fn serve<L, F>(mut listener: L, service: Service, options: ServerOptions, shutdown: F)
 where
     L: Listener,
@@ -97,8 +102,10 @@ where
 {
     let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
     let where_ = listener.describe();
+    let mut running = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
+        while running.try_join_next().is_some() {}
         let permit = tokio::select! {
             _ = &mut shutdown => break,
             permit = slots.clone().acquire_owned() => match permit {
@@ -114,7 +121,7 @@ where
             Ok(incoming) => {
                 let service = service.clone();
                 let options = options.clone();
-                tokio::spawn(async move {
+                running.spawn(async move {
                     handle(incoming, service, options).await;
                     drop(permit);
                 });
@@ -124,6 +131,19 @@ where
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
+    }
+    drop(listener);
+    let finish = async { while running.join_next().await.is_some() {} };
+    if tokio::time::timeout(options.shutdown_grace, finish)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            listener = %where_,
+            connections = running.len(),
+            "aborting connections still running after the shutdown grace period"
+        );
+        running.shutdown().await;
     }
 }
 

@@ -28,6 +28,8 @@ pub struct MockReceiver {
     pub root: String,
     pub log: Arc<Log>,
     pub fail_after: Option<usize>,
+    /// How long `ping` takes.
+    pub ping_delay: std::time::Duration,
 }
 
 pub fn version(name: &str, guid: u64) -> FsVersion {
@@ -68,6 +70,7 @@ impl Endpoint for MockReceiver {
         Ok(DestroySnapshotsResponse::default())
     }
     async fn ping(&self) -> Result<(), EndpointError> {
+        tokio::time::sleep(self.ping_delay).await;
         self.log.note(format!("{}: ping", self.root));
         Ok(())
     }
@@ -117,11 +120,21 @@ impl Receiver for MockReceiver {
 
 /// A sink factory rooted per identity, as a real sink does.
 pub fn sink(log: Arc<Log>, fail_after: Option<usize>) -> zferry_rpc::server::Service {
+    slow_sink(log, fail_after, |_| std::time::Duration::ZERO)
+}
+
+/// A sink whose `ping` takes `delay(identity)`.
+pub fn slow_sink(
+    log: Arc<Log>,
+    fail_after: Option<usize>,
+    delay: fn(&ClientIdentity) -> std::time::Duration,
+) -> zferry_rpc::server::Service {
     zferry_rpc::server::Service::Sink(Arc::new(move |id: &ClientIdentity| {
         Ok(Arc::new(MockReceiver {
             root: format!("backup/{id}"),
             log: log.clone(),
             fail_after,
+            ping_delay: delay(id),
         }) as Arc<dyn Receiver>)
     }))
 }
