@@ -198,13 +198,14 @@ impl LocalReceiver {
         Ok(())
     }
 
-    /// Moves this lane's last-received hold to `snapshot` (guid `guid`) of `target`.
+    /// Moves this lane's last-received hold to `snapshot` (guid `guid`) of `target`; returns the
+    /// target's versions as listed after placing the new hold.
     async fn move_last_received(
         &self,
         target: &DatasetPath,
         snapshot: &str,
         guid: u64,
-    ) -> Result<(), EndpointError> {
+    ) -> Result<Vec<ListedVersion>, EndpointError> {
         let name = AbstractionName::new(AbstractionKind::LastReceivedHold, guid, &self.lane);
         let tag = hold_tag(&name, &self.lane)?;
         let snap = target
@@ -235,7 +236,7 @@ impl LocalReceiver {
                     .map_err(zfs_error)?;
             }
         }
-        Ok(())
+        Ok(versions)
     }
 
     /// A freshly received filesystem inherits `zferry:placeholder=on` from a placeholder parent;
@@ -467,11 +468,10 @@ impl Receiver for LocalReceiver {
         if request.from.is_none() {
             self.mark_not_placeholder(&target, force).await?;
         }
-        self.move_last_received(&target, &request.to.name, request.to.guid)
+        let versions = self
+            .move_last_received(&target, &request.to.name, request.to.guid)
             .await?;
-        let received = self
-            .versions(&target)
-            .await?
+        let received = versions
             .iter()
             .find(|v| {
                 v.version.guid == request.to.guid
