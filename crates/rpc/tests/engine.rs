@@ -1,5 +1,8 @@
 //! The replication engine over rpc: push and pull through the server and `RemoteEndpoint`, on
 //! the ZFS simulator (or real ZFS with `ZFERRY_TEST_ZFS=real`), asserting on replicated data.
+//!
+//! On real OpenZFS through the VM harness (about 3 minutes under emulation):
+//! `../shared/zfs-vm/zfs-vm exec -n -- env ZFERRY_TEST_ZFS=real $PWD/target/debug/deps/engine-*`.
 
 use std::sync::Arc;
 use std::time::Duration;
