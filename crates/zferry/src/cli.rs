@@ -62,6 +62,20 @@ pub enum Command {
         identity: String,
     },
 
+    /// Check a job's filesystem filter, placeholders or a resume token.
+    Test {
+        /// What to check.
+        #[command(subcommand)]
+        command: TestCommand,
+    },
+
+    /// List or release zferry's (and zrepl's) bookmarks and holds.
+    ZfsAbstraction {
+        /// What to do.
+        #[command(subcommand)]
+        command: ZfsAbstractionCommand,
+    },
+
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -99,6 +113,102 @@ pub struct DemoArgs {
     /// Keep the temporary directory (and with --real the datasets) afterwards.
     #[arg(long)]
     pub keep: bool,
+}
+
+/// `zferry test` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TestCommand {
+    /// Which datasets a job's `filesystems` filter includes.
+    Filesystems {
+        /// The job.
+        #[arg(long)]
+        job: String,
+        /// Every dataset of every pool.
+        #[arg(long, conflicts_with = "input")]
+        all: bool,
+        /// One dataset name (need not exist).
+        #[arg(long)]
+        input: Option<String>,
+    },
+    /// Whether datasets are zferry/zrepl placeholders.
+    Placeholder {
+        /// Every dataset of every pool.
+        #[arg(long, conflicts_with = "dataset")]
+        all: bool,
+        /// One dataset.
+        #[arg(long)]
+        dataset: Option<String>,
+    },
+    /// Decode a `receive_resume_token` (`zfs send -nvt`).
+    Decoderesumetoken {
+        /// The token.
+        #[arg(long)]
+        token: String,
+    },
+}
+
+/// `zferry zfs-abstraction` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ZfsAbstractionCommand {
+    /// List matching abstractions.
+    List {
+        /// Which ones.
+        #[command(flatten)]
+        filter: AbstractionFilter,
+    },
+    /// Release matching abstractions whose embedded guid does not match their object.
+    ReleaseStale {
+        /// Which ones.
+        #[command(flatten)]
+        filter: AbstractionFilter,
+        /// Only print what would be released.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Release every matching abstraction (for removed jobs, or after migrating from zrepl).
+    ReleaseAll {
+        /// Which ones.
+        #[command(flatten)]
+        filter: AbstractionFilter,
+        /// Only print what would be released.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// Filters of `zferry zfs-abstraction`.
+#[derive(Debug, Args)]
+pub struct AbstractionFilter {
+    /// Only this dataset and below (default: every pool).
+    #[arg(long)]
+    pub fs: Option<String>,
+    /// Only this job (zferry's name label `job` or `job.peer`, or zrepl's job).
+    #[arg(long)]
+    pub job: Option<String>,
+    /// Only this lane key (16 hex digits).
+    #[arg(long)]
+    pub lane: Option<String>,
+    /// Only these types (repeatable).
+    #[arg(long, value_enum)]
+    pub r#type: Vec<AbstractionType>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Abstraction types for `--type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AbstractionType {
+    /// Replication cursor bookmarks.
+    Cursor,
+    /// Tentative cursor bookmarks.
+    Tentative,
+    /// Step holds.
+    Step,
+    /// Last-received holds.
+    LastReceived,
+    /// zrepl's cursors and holds.
+    Zrepl,
 }
 
 /// Default directory of the daemon's TLS identity.
@@ -222,6 +332,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Stdinserver { identity } => {
             commands::stdinserver::run(cli.config.as_deref(), &identity)
         }
+        Command::Test { command } => commands::test::run(cli.config.as_deref(), &command),
+        Command::ZfsAbstraction { command } => commands::zfs_abstraction::run(&command),
         Command::Completions { shell } => commands::completions::run(shell),
         Command::Version { client } => commands::version::run(cli.config.as_deref(), client),
     }

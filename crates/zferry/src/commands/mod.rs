@@ -9,4 +9,6 @@ pub mod identity;
 pub mod signal;
 pub mod status;
 pub mod stdinserver;
+pub mod test;
 pub mod version;
+pub mod zfs_abstraction;

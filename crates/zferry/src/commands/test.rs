@@ -1,0 +1,98 @@
+//! `zferry test filesystems | placeholder | decoderesumetoken`: check a job's filesystem filter,
+//! placeholder markers and resume tokens against the real system.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use zferry_zfs::{DatasetPath, Zfs};
+
+use crate::cli::TestCommand;
+use crate::config::{self, Job, LoadOptions};
+use crate::jobs::datasets::list_pools;
+
+fn block_on<F: std::future::Future>(f: F) -> anyhow::Result<F::Output> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(f))
+}
+
+/// Runs the subcommand.
+pub fn run(config_path: Option<&Path>, command: &TestCommand) -> anyhow::Result<()> {
+    let zfs = Zfs::default();
+    match command {
+        TestCommand::Filesystems { job, all, input } => {
+            let path = config::resolve_path(config_path)?;
+            let cfg = config::load_with(&path, LoadOptions { check_certs: false })?;
+            let Some(j) = cfg.job(job) else {
+                bail!("no job named {job:?}");
+            };
+            let filter = match j {
+                Job::Push(p) => &p.filesystems,
+                Job::Source(s) => &s.filesystems,
+                Job::Snap(s) => &s.filesystems,
+                _ => bail!("job {job:?} ({}) has no filesystems filter", j.type_name()),
+            };
+            let matcher = filter.filter();
+            let names: Vec<String> = match (input, all) {
+                (Some(fs), _) => vec![fs.clone()],
+                (None, true) => block_on(async {
+                    let pools = list_pools(&zfs).await.map_err(anyhow::Error::msg)?;
+                    let datasets = zfs.list_datasets(&pools).await?;
+                    Ok::<_, anyhow::Error>(
+                        datasets.into_iter().map(|d| d.path.to_string()).collect(),
+                    )
+                })??,
+                (None, false) => bail!("give --all or --input FS"),
+            };
+            for name in names {
+                let verdict = if matcher.matches(&name) {
+                    "include"
+                } else {
+                    "exclude"
+                };
+                println!("{verdict}\t{name}");
+            }
+            Ok(())
+        }
+        TestCommand::Placeholder { all, dataset } => {
+            let datasets = block_on(async {
+                let roots = match (dataset, all) {
+                    (Some(ds), _) => vec![DatasetPath::new(ds.as_str())?],
+                    (None, true) => list_pools(&zfs).await.map_err(anyhow::Error::msg)?,
+                    (None, false) => bail!("give --all or --dataset DS"),
+                };
+                Ok(zfs.list_datasets(&roots).await?)
+            })??;
+            for d in datasets {
+                if dataset.as_ref().is_some_and(|ds| ds != d.path.as_str()) {
+                    continue;
+                }
+                let what = if d.placeholder {
+                    "placeholder"
+                } else {
+                    "not a placeholder"
+                };
+                println!("{}\t{what}", d.path);
+            }
+            Ok(())
+        }
+        TestCommand::Decoderesumetoken { token } => {
+            let t = block_on(zfs.decode_resume_token(token))?.context("decoding the token")?;
+            println!("toname:      {}", t.to_name);
+            println!("toguid:      {}", t.to_guid);
+            match t.from_guid {
+                Some(g) => println!("fromguid:    {g}"),
+                None => println!("fromguid:    (full stream)"),
+            }
+            println!("bytes:       {}", t.bytes);
+            println!("object:      {}", t.object);
+            println!("offset:      {}", t.offset);
+            println!("raw:         {}", t.raw);
+            println!("compressed:  {}", t.compressed);
+            println!("embedded:    {}", t.embedded);
+            println!("largeblocks: {}", t.large_blocks);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! The maintenance commands against a daemon's real results: `zfs-abstraction list /
+//! release-all`, `test filesystems`, `test placeholder`, `version` and `status --mode dump`.
+
+mod e2e_common;
+
+use e2e_common::{Host, World, data};
+
+#[test]
+fn abstraction_and_test_commands_after_a_replication() {
+    let w = World::new();
+    let src = w.t.create_pool("src");
+    let dst = w.t.create_pool("dst");
+    let fs = format!("{src}/data");
+    w.create(&fs);
+    w.write(&fs, "f.bin", &data(5, 50_000));
+    w.snap(&fs, "s1");
+    let jobs = format!(
+        "  - name: sink
+    type: sink
+    root_fs: {dst}/sink
+    serve:
+      type: local
+      listener_name: backup
+  - name: push
+    type: push
+    connect:
+      type: local
+      listener_name: backup
+      client_identity: me
+    filesystems:
+      \"{src}<\": true
+      \"{src}/excluded\": false
+    snapshotting:
+      type: manual
+    pruning:
+      keep_sender:
+        - type: not_replicated
+      keep_receiver:
+        - type: last_n
+          count: 5
+"
+    );
+    let host = Host::start(&w, "host", "", &jobs);
+    host.wakeup_wait("push");
+    let replica = format!("{dst}/sink/me/{fs}");
+    let guid = format!("{:016x}", w.guid(&format!("{fs}@s1")));
+
+    let ok = |args: &[&str]| -> String {
+        let out = host.cli(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    // Sender: one cursor of lane push.backup; receiver: one last-received hold.
+    let list: serde_json::Value =
+        serde_json::from_str(&ok(&["zfs-abstraction", "list", "--fs", &src, "--json"]))
+            .expect("json");
+    let list = list.as_array().expect("array");
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["type"], "replication_cursor");
+    assert_eq!(list[0]["dataset"], fs.as_str());
+    assert_eq!(list[0]["job"], "push.backup");
+    assert_eq!(list[0]["stale"], false);
+    assert!(
+        list[0]["object"]
+            .as_str()
+            .unwrap_or("")
+            .contains(&format!("#zferry_C_{guid}_"))
+    );
+    let recv: serde_json::Value = serde_json::from_str(&ok(&[
+        "zfs-abstraction",
+        "list",
+        "--fs",
+        &dst,
+        "--json",
+        "--job",
+        "sink",
+    ]))
+    .expect("json");
+    assert_eq!(recv.as_array().map(Vec::len), Some(1), "{recv}");
+    assert_eq!(recv[0]["type"], "last_received_hold");
+    assert_eq!(recv[0]["object"], format!("{replica}@s1"));
+
+    // Filters exclude, --dry-run changes nothing, release-all releases.
+    let none = ok(&["zfs-abstraction", "list", "--fs", &dst, "--job", "otherjob"]);
+    assert!(none.trim().is_empty(), "{none}");
+    let dry = ok(&[
+        "zfs-abstraction",
+        "release-all",
+        "--fs",
+        &dst,
+        "--type",
+        "last-received",
+        "--dry-run",
+    ]);
+    assert!(dry.contains("would release last_received_hold"), "{dry}");
+    assert_eq!(w.holds(&format!("{replica}@s1")).len(), 1);
+    let stale = ok(&["zfs-abstraction", "release-stale", "--fs", &dst]);
+    assert!(stale.trim().is_empty(), "nothing stale: {stale}");
+    ok(&[
+        "zfs-abstraction",
+        "release-all",
+        "--fs",
+        &dst,
+        "--type",
+        "last-received",
+    ]);
+    assert!(w.holds(&format!("{replica}@s1")).is_empty());
+
+    // test filesystems / placeholder.
+    let f = ok(&[
+        "test",
+        "filesystems",
+        "--job",
+        "push",
+        "--input",
+        &format!("{src}/excluded"),
+    ]);
+    assert_eq!(f.trim(), format!("exclude\t{src}/excluded"));
+    let f = ok(&["test", "filesystems", "--job", "push", "--all"]);
+    assert!(f.lines().any(|l| l == format!("include\t{fs}")), "{f}");
+    assert!(f.lines().any(|l| l == format!("exclude\t{dst}")), "{f}");
+    let p = ok(&[
+        "test",
+        "placeholder",
+        "--dataset",
+        &format!("{dst}/sink/me/{src}"),
+    ]);
+    assert_eq!(p.trim(), format!("{dst}/sink/me/{src}\tplaceholder"));
+    let p = ok(&["test", "placeholder", "--dataset", &replica]);
+    assert_eq!(p.trim(), format!("{replica}\tnot a placeholder"));
+
+    // version: client and daemon.
+    let v = ok(&["version"]);
+    assert!(
+        v.contains("client: zferry") && v.contains("daemon: zferry"),
+        "{v}"
+    );
+    // completions are generated from the same CLI definition.
+    assert!(ok(&["completions", "bash"]).contains("zfs-abstraction"));
+}
