@@ -33,9 +33,8 @@ use crate::jobs::snap::SnapPruner;
 use crate::jobs::snapshotter::Snapshotter;
 use crate::jobs::trigger::{Trigger, trigger};
 
-/// A task of a job. Not `Send`: the engine's `replicate` future is not (yet) provably `Send`,
-/// so job tasks run on the daemon's `LocalSet`.
-pub type Task = Pin<Box<dyn Future<Output = ()>>>;
+/// A task of a job.
+pub type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// What building needs from the daemon.
 pub struct BuildContext<'a> {
@@ -74,7 +73,7 @@ fn dataset(path: &str, what: &str) -> Result<DatasetPath, String> {
 
 /// Runs `task` until shutdown (for tasks that never end by themselves, like snapshotters).
 fn until_shutdown(
-    task: impl Future<Output = ()> + 'static,
+    task: impl Future<Output = ()> + Send + 'static,
     mut shutdown: watch::Receiver<bool>,
 ) -> Task {
     Box::pin(async move {

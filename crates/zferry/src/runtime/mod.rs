@@ -74,19 +74,8 @@ pub enum DaemonError {
     Control(#[from] crate::daemon::control::socket::SocketError),
 }
 
-/// Runs the daemon until `shutdown` completes (job tasks run on a `LocalSet` of the calling
-/// runtime; the rpc servers' connection tasks use the runtime's worker threads).
+/// Runs the daemon until `shutdown` completes.
 pub async fn run(
-    config: Config,
-    options: DaemonOptions,
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), DaemonError> {
-    tokio::task::LocalSet::new()
-        .run_until(run_local(config, options, shutdown))
-        .await
-}
-
-async fn run_local(
     config: Config,
     options: DaemonOptions,
     shutdown: impl Future<Output = ()>,
@@ -120,7 +109,7 @@ async fn run_local(
             Ok(built) => {
                 tracing::info!(job = %job.name(), r#type = job.type_name(), "job started");
                 for task in built.tasks {
-                    tasks.spawn_local(task);
+                    tasks.spawn(task);
                 }
                 handles.push(built.handle);
             }
@@ -132,7 +121,7 @@ async fn run_local(
     }
 
     let jobs = Arc::new(JobSet::new(started_at, handles));
-    tasks.spawn_local({
+    tasks.spawn({
         let done = stop_future();
         let path = config.global.control.sockpath.clone();
         async move {
@@ -153,7 +142,7 @@ async fn run_local(
             Ok(listener) => {
                 let metrics = Arc::clone(&metrics);
                 let done = stop_future();
-                tasks.spawn_local(async move {
+                tasks.spawn(async move {
                     if let Err(e) = serve_metrics(listener, metrics, done).await {
                         tracing::error!(error = %e, "metrics endpoint failed");
                     }

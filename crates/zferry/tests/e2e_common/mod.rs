@@ -261,8 +261,10 @@ impl Host {
         let out = self.cli(&["signal", "wakeup", job, "--wait"]);
         assert!(
             out.status.success(),
-            "wakeup of {job} failed: {}\n--- log of {}:\n{}",
+            "wakeup of {job} failed ({}): {}{}\n--- log of {}:\n{}",
+            out.status,
             String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout),
             self.name,
             self.log_text()
         );
