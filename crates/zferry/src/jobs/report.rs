@@ -164,3 +164,97 @@ pub fn prune_failure(side: &str, report: &PruneReport) -> Option<String> {
         .collect();
     (!errors.is_empty()).then(|| format!("pruning the {side}: {}", errors.join("; ")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zferry_repl::endpoint::{ErrorKind, FsPath, Incremental};
+    use zferry_repl::prune::{FsPruneReport, SkippedSnapshot};
+    use zferry_repl::report::{ReportError, StepReport};
+
+    fn step(state: StepState, bytes: u64) -> StepReport {
+        StepReport {
+            from: Some("@a".into()),
+            to: "b".into(),
+            incremental: Incremental::WithIntermediates,
+            snapshots: 1,
+            state,
+            bytes_expected: Some(100),
+            bytes_replicated: bytes,
+            resumed: false,
+            error: None,
+            start_order: None,
+        }
+    }
+
+    fn report(fs_state: FsState, error: Option<&str>) -> Report {
+        Report {
+            started_at: 1000,
+            finished_at: Some(1010),
+            attempts: vec![AttemptReport {
+                number: 2,
+                started_at: 1000,
+                finished_at: Some(1010),
+                state: report::AttemptState::Done,
+                error: None,
+                filesystems: vec![FsReport {
+                    path: FsPath::new("pool/a").expect("path"),
+                    state: fs_state,
+                    error: error.map(|m| ReportError {
+                        kind: ErrorKind::Permanent,
+                        message: m.into(),
+                    }),
+                    steps: vec![step(StepState::Done, 100), step(StepState::Running, 50)],
+                }],
+            }],
+        }
+    }
+
+    #[test]
+    fn replication_report_maps_to_status() {
+        let r = report(FsState::Running, None);
+        let s = replication_status(&r, Timestamp::from_second(1010).expect("ts")).expect("status");
+        assert_eq!(s.attempt, 2);
+        assert_eq!(s.state, AttemptState::Done);
+        assert_eq!(s.bytes_replicated, 150);
+        assert_eq!(s.bytes_expected, 200);
+        assert_eq!(s.rate_bytes_per_sec, 15);
+        let f = &s.filesystems[0];
+        assert_eq!(f.state, FsReplicationState::Stepping);
+        assert_eq!((f.steps_done, f.steps_total), (1, 2));
+        assert_eq!(f.current_step.as_deref(), Some("@a -> @b"));
+        assert_eq!(replication_failure(&r), None);
+    }
+
+    #[test]
+    fn a_failed_filesystem_fails_the_attempt_and_the_run() {
+        let r = report(FsState::Failed, Some("boom"));
+        let s = replication_status(&r, Timestamp::now()).expect("status");
+        assert_eq!(s.state, AttemptState::Failed);
+        assert_eq!(s.filesystems[0].error.as_deref(), Some("boom"));
+        assert_eq!(replication_failure(&r).as_deref(), Some("pool/a: boom"));
+        assert!(replication_failure(&Report::default()).is_some());
+    }
+
+    #[test]
+    fn prune_errors_fail_the_side() {
+        let mut p = PruneReport::default();
+        p.filesystems.push(FsPruneReport {
+            path: Some(FsPath::new("pool/a").expect("path")),
+            destroyed: vec!["s1".into()],
+            skipped: vec![],
+            errors: vec![SkippedSnapshot {
+                name: "s2".into(),
+                reason: "busy".into(),
+            }],
+        });
+        let s = prune_side_status(&p);
+        assert_eq!(s.state, PruneState::Failed);
+        assert_eq!(s.filesystems[0].destroy, 1);
+        assert_eq!(
+            prune_failure("sender", &p).as_deref(),
+            Some("pruning the sender: s2: busy")
+        );
+        assert_eq!(prune_failure("sender", &PruneReport::default()), None);
+    }
+}

@@ -184,3 +184,29 @@ pub fn admitted_identities(serve: &Serve) -> Option<BTreeSet<ClientIdentity>> {
             .collect(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zferry_identity_is_pinned_and_a_ca_is_a_ca() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let id = zferry_rpc::certs::init(&dir.path().join("id"), "hosta").expect("identity");
+        assert!(
+            matches!(trust_for(&id.files.cert), Ok(Trust::Pinned(p)) if p == [id.files.cert.clone()])
+        );
+
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let key = rcgen::KeyPair::generate().expect("key");
+        let ca = params.self_signed(&key).expect("ca");
+        let ca_file = dir.path().join("ca.crt");
+        std::fs::write(&ca_file, ca.pem()).expect("write");
+        assert!(matches!(trust_for(&ca_file), Ok(Trust::Ca(p)) if p == ca_file));
+
+        let empty = dir.path().join("empty.crt");
+        std::fs::write(&empty, "").expect("write");
+        assert!(trust_for(&empty).is_err());
+    }
+}
