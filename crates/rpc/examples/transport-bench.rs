@@ -2,7 +2,8 @@
 //! transport on loopback into a discarding receiver, against a baseline measured in the same run:
 //! `splice` from the same kind of child into a plain tcp socket. Run by `scripts/bench-transport`.
 //!
-//! Usage: `transport-bench --size BYTES [--ssh PORT KEY USER SOCKDIR IDENTITY]`
+//! Usage: `transport-bench --size BYTES [--only TRANSPORT] [--ssh PORT KEY USER SOCKDIR IDENTITY]`
+//! (`--only tcp|tls|local|ssh` measures the baseline and that one transport, for profiling)
 //!
 //! Prints a markdown table: MB/s, ratio to the baseline, and peak memory growth of the process
 //! while one stream runs (both ends of the stream are in this process, so this bounds the memory
@@ -43,11 +44,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut size: u64 = 2 << 30;
     let mut ssh = None;
+    let mut only: Option<String> = None;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
             "--size" => {
                 size = args.get(i + 1).ok_or("--size needs a value")?.parse()?;
+                i += 2;
+            }
+            "--only" => {
+                only = Some(args.get(i + 1).ok_or("--only needs a transport")?.clone());
                 i += 2;
             }
             "--ssh" => {
@@ -82,6 +88,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut runs: Vec<&str> = vec!["tcp", "tls (pinned identities)", "local"];
     if ssh.is_some() {
         runs.push("ssh+stdinserver");
+    }
+    if let Some(only) = &only {
+        runs.retain(|name| name.starts_with(only.as_str()));
     }
     for name in runs {
         let cost = measure(|| rt.block_on(transport_run(name, size, ssh.as_ref())))?;
@@ -354,7 +363,9 @@ async fn transport_run(
         flags: StreamFlags::default(),
         rollback: false,
     };
-    remote.receive(request, Box::pin(out)).await?;
+    // The active side runs in a runtime task, as in the daemon (a job is a task), not in the
+    // `block_on` thread, which would need a cross-thread wakeup for every readiness event.
+    tokio::spawn(async move { remote.receive(request, Box::pin(out)).await }).await??;
     child.wait().await?;
     let _ = stop.send(());
     let _ = server.await;
