@@ -11,20 +11,8 @@ use e2e_common::{Host, World, data, wait_until};
 
 const SIZE: usize = 3_000_000;
 
-#[test]
-fn sigkill_mid_step_then_restart_resumes_without_full_resend() {
-    let w = World::new();
-    if w.t.sim_dir().is_none() {
-        eprintln!("skipped: needs the simulator's ZFS_SIM_STREAM_RATE fault");
-        return;
-    }
-    let src = w.t.create_pool("src");
-    let dst = w.t.create_pool("dst");
-    let fs = format!("{src}/data");
-    w.create(&fs);
-    w.write(&fs, "big.bin", &data(7, SIZE));
-    w.snap(&fs, "s1");
-    let jobs = format!(
+fn jobs(dst: &str, fs: &str) -> String {
+    format!(
         "  - name: sink
     type: sink
     root_fs: {dst}/sink
@@ -48,9 +36,80 @@ fn sigkill_mid_step_then_restart_resumes_without_full_resend() {
         - type: last_n
           count: 5
 "
-    );
+    )
+}
+
+#[test]
+fn reset_aborts_a_running_step_and_the_next_run_resumes() {
+    let w = World::new();
+    if w.t.sim_dir().is_none() {
+        eprintln!("skipped: needs the simulator's ZFS_SIM_STREAM_RATE fault");
+        return;
+    }
+    let src = w.t.create_pool("src");
+    let dst = w.t.create_pool("dst");
+    let fs = format!("{src}/data");
+    w.create(&fs);
+    w.write(&fs, "big.bin", &data(8, SIZE));
+    w.snap(&fs, "s1");
     assert!(w.set_faults("ZFS_SIM_STREAM_RATE=400000\n"));
-    let mut host = Host::start(&w, "host", "", &jobs);
+    let host = Host::start(&w, "host", "", &jobs(&dst, &fs));
+    let waiting = std::process::Command::new(e2e_common::zferry_bin())
+        .arg("--config")
+        .arg(&host.config)
+        .args(["signal", "wakeup", "push", "--wait"])
+        .envs(w.daemon_env())
+        .spawn()
+        .expect("wakeup --wait");
+    wait_until(Duration::from_secs(30), "the step streaming", || {
+        host.status()["jobs"]["push"]["replication"]["bytes_replicated"]
+            .as_u64()
+            .is_some_and(|b| b > 200_000)
+    });
+    let out = host.cli(&["signal", "reset", "push"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let waited = waiting.wait_with_output().expect("wakeup exits");
+    assert_eq!(
+        waited.status.code(),
+        Some(1),
+        "the reset run counts as failed"
+    );
+    let status = host.status();
+    assert_eq!(status["jobs"]["push"]["state"], "idle");
+    assert!(
+        status["jobs"]["push"]["replication"].is_null(),
+        "{status:#}"
+    );
+    let out = host.cli(&["signal", "reset", "sink"]);
+    assert_eq!(out.status.code(), Some(1), "a sink has no run to reset");
+
+    w.set_faults("");
+    host.wakeup_wait("push");
+    let replica = format!("{dst}/sink/me/{fs}");
+    assert_eq!(w.snapshots(&replica), ["s1"]);
+    w.mount(&replica);
+    assert_eq!(w.checksum(&replica), w.checksum(&fs));
+}
+
+#[test]
+fn sigkill_mid_step_then_restart_resumes_without_full_resend() {
+    let w = World::new();
+    if w.t.sim_dir().is_none() {
+        eprintln!("skipped: needs the simulator's ZFS_SIM_STREAM_RATE fault");
+        return;
+    }
+    let src = w.t.create_pool("src");
+    let dst = w.t.create_pool("dst");
+    let fs = format!("{src}/data");
+    w.create(&fs);
+    w.write(&fs, "big.bin", &data(7, SIZE));
+    w.snap(&fs, "s1");
+    assert!(w.set_faults("ZFS_SIM_STREAM_RATE=400000\n"));
+    let mut host = Host::start(&w, "host", "", &jobs(&dst, &fs));
     let out = host.cli(&["signal", "wakeup", "push"]);
     assert!(out.status.success());
     wait_until(Duration::from_secs(30), "a third of the stream", || {
@@ -61,9 +120,11 @@ fn sigkill_mid_step_then_restart_resumes_without_full_resend() {
     host.kill9();
 
     let replica = format!("{dst}/sink/me/{fs}");
-    wait_until(Duration::from_secs(30), "a resume token on the receiver", || {
-        w.exists(&replica) && w.prop(&replica, "receive_resume_token") != "-"
-    });
+    wait_until(
+        Duration::from_secs(30),
+        "a resume token on the receiver",
+        || w.exists(&replica) && w.prop(&replica, "receive_resume_token") != "-",
+    );
     assert!(w.snapshots(&replica).is_empty(), "nothing complete yet");
 
     w.set_faults("");
