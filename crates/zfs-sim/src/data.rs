@@ -125,7 +125,27 @@ fn same_file_content(a: &Path, b: &Path) -> bool {
         (Ok(_), Ok(_)) => {}
         _ => return false,
     }
-    matches!((fs::read(a), fs::read(b)), (Ok(x), Ok(y)) if x == y)
+    matches!((read_quietly(a), read_quietly(b)), (Ok(x), Ok(y)) if x == y)
+}
+
+/// Reads a file without updating its access time where the system allows it (`O_NOATIME`), so
+/// the simulator's own comparisons never look like a user reading the data
+/// (see [`read_since_settled`]).
+pub fn read_quietly(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let noatime = rustix::fs::OFlags::NOATIME.bits() as i32;
+    let mut f = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(noatime)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(_) => fs::File::open(path)?,
+    };
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf)?;
+    Ok(buf)
 }
 
 /// Copies the tree under `src` into `dst` (created), skipping `exclude`d absolute paths.
@@ -216,26 +236,102 @@ pub fn freeze(st: &State, dirs: &Dirs, d: &Dataset, guid: u64) -> Result<u64> {
     Ok(BASE_SIZE + tree_size(&dst))
 }
 
-/// Hidden property marking a dataset as changed without a data change the simulator can see:
-/// OpenZFS reports an encrypted dataset as modified once it has been mounted with `zfs mount`
-/// after a receive (observed on 2.3.2: a following raw incremental receive is refused).
-pub const DIRTY: &str = "%dirty";
+/// Hidden property holding the time (ns since the epoch) of the dataset's last consistent
+/// point: its newest snapshot, a receive or a rollback.
+pub const SETTLED: &str = "%settled";
 
-/// Marks `d` as modified (see [`DIRTY`]).
-pub fn mark_dirty(d: &mut Dataset) {
+/// Hidden property recording that files were read (see [`read_since_settled`]) before the
+/// filesystem was unmounted: the change stays until the next consistent point.
+pub const READ_MARK: &str = "%read";
+
+/// Whether `d` changed through reads since its last consistent point (mounted now, or before an
+/// unmount).
+pub fn changed_by_reads(st: &State, dirs: &Dirs, d: &Dataset) -> bool {
+    d.props.contains_key(READ_MARK) || read_since_settled(st, dirs, d)
+}
+
+/// Before unmounting `d`: keeps the fact that its files were read (see [`READ_MARK`]).
+pub fn remember_reads(st: &mut State, dirs: &Dirs, name: &str) {
+    let read = st
+        .datasets
+        .get(name)
+        .is_some_and(|d| read_since_settled(st, dirs, d));
+    if read && let Some(d) = st.datasets.get_mut(name) {
+        d.props.insert(
+            READ_MARK.to_string(),
+            crate::state::PropEntry {
+                local: Some("1".into()),
+                received: None,
+                masked: false,
+            },
+        );
+    }
+}
+
+/// Records now as `d`'s last consistent point (see [`SETTLED`]).
+pub fn settle(d: &mut Dataset) {
+    d.props.remove(READ_MARK);
+    let ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|t| t.as_nanos())
+        .unwrap_or(0);
     d.props.insert(
-        DIRTY.to_string(),
+        SETTLED.to_string(),
         crate::state::PropEntry {
-            local: Some("1".into()),
+            local: Some(ns.to_string()),
             received: None,
             masked: false,
         },
     );
 }
 
-/// Whether `d` carries the [`DIRTY`] mark.
-pub fn is_dirty(d: &Dataset) -> bool {
-    d.props.contains_key(DIRTY)
+/// Whether files of mounted `d` were read since its last consistent point while `atime` is on
+/// and `readonly` off: on OpenZFS the access-time updates are changes, so a following
+/// incremental receive without `-F` is refused ("has been modified"). Detected through the
+/// host's access times (a first read after a write always updates them, even with relatime).
+pub fn read_since_settled(st: &State, dirs: &Dirs, d: &Dataset) -> bool {
+    if !d.mounted || d.kind != Kind::Filesystem {
+        return false;
+    }
+    let r = Reader {
+        st,
+        dirs,
+        parsable: true,
+    };
+    let on = |p: &'static str| {
+        r.get(&crate::props::Obj::Fs(d), &crate::props::Prop::Native(p))
+            .is_some_and(|v| v.value == "on")
+    };
+    if !on("atime") || on("readonly") {
+        return false;
+    }
+    let Some(since) = d
+        .props
+        .get(SETTLED)
+        .and_then(|e| e.local.as_ref())
+        .and_then(|v| v.parse::<u128>().ok())
+    else {
+        return false;
+    };
+    let live = live_dir(st, dirs, d);
+    let exclude = nested_mounts(st, dirs, d);
+    let Ok(entries) = walk(&live, &exclude) else {
+        return false;
+    };
+    let ns = |t: std::io::Result<std::time::SystemTime>| {
+        t.ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    };
+    entries
+        .iter()
+        .filter(|(_, e)| matches!(e, Entry::File(_)))
+        .filter_map(|(p, _)| fs::metadata(live.join(p)).ok())
+        .any(|m| {
+            let (a, w) = (ns(m.accessed()), ns(m.modified()));
+            a > since && a > w
+        })
 }
 
 /// Replaces `d`'s live data with the contents of `src` (a snapshot's frozen data).

@@ -474,15 +474,12 @@ pub fn mount(st: &mut State, name: &str) -> Result<()> {
     }
     if let Some(d) = st.datasets.get_mut(name) {
         d.mounted = true;
-        if d.crypt.is_some() {
-            crate::data::mark_dirty(d);
-        }
     }
     Ok(())
 }
 
 /// `zfs unmount ds` (also unmounts mounted descendants, like the real command).
-pub fn unmount(st: &mut State, name: &str) -> Result<()> {
+pub fn unmount(st: &mut State, dirs: &Dirs, name: &str) -> Result<()> {
     let d = st.get(name)?;
     if !d.mounted {
         return Err(SimError::new(format!(
@@ -492,6 +489,7 @@ pub fn unmount(st: &mut State, name: &str) -> Result<()> {
     let mut all = st.descendants(name);
     all.push(name.to_string());
     for n in all {
+        crate::data::remember_reads(st, dirs, &n);
         if let Some(d) = st.datasets.get_mut(&n) {
             d.mounted = false;
         }
@@ -509,9 +507,6 @@ pub fn mount_all(st: &mut State) {
             .is_some_and(|d| !d.mounted && crate::data::mountable(st, d));
         if m && let Some(d) = st.datasets.get_mut(&n) {
             d.mounted = true;
-            if d.crypt.is_some() {
-                crate::data::mark_dirty(d);
-            }
         }
     }
 }

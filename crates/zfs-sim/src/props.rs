@@ -839,7 +839,7 @@ impl Reader<'_> {
 
     fn written(&self, d: &Dataset) -> u64 {
         let now = self.referenced(&Obj::Fs(d));
-        if crate::data::is_dirty(d) {
+        if crate::data::changed_by_reads(self.st, self.dirs, d) {
             return now.saturating_sub(crate::data::BASE_SIZE).max(4096);
         }
         match d.newest_snapshot() {

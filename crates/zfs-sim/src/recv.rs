@@ -253,7 +253,7 @@ fn validate(st: &State, dirs: &Dirs, o: &RecvOpts, b: &Begin, resuming: bool) ->
                                         &from_data,
                                     )
                             }));
-                    let changed = changed || crate::data::is_dirty(d);
+                    let changed = changed || crate::data::changed_by_reads(st, dirs, d);
                     if changed || (raw && newest != Some(from.guid)) {
                         return Err(err(format!(
                             "destination {fs} has been modified\nsince most recent snapshot"
@@ -593,7 +593,7 @@ fn add_snapshot(
         props: Default::default(),
     });
     crate::snapshot::touch_snapshots_changed(d, now());
-    d.props.remove(crate::data::DIRTY);
+    crate::data::settle(d);
     Ok(())
 }
 

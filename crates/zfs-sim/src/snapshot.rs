@@ -109,7 +109,7 @@ pub fn snapshot(
                     .collect(),
             });
             touch_snapshots_changed(d, t);
-            d.props.remove(crate::data::DIRTY);
+            crate::data::settle(d);
         }
     }
     Ok(())
@@ -179,7 +179,7 @@ pub fn rollback(st: &mut State, dirs: &Dirs, full: &str, recursive: bool) -> Res
     }
     if let Some(d) = st.datasets.get_mut(&fs) {
         d.bookmarks.retain(|b| !later_bms.contains(&b.name));
-        d.props.remove(crate::data::DIRTY);
+        crate::data::settle(d);
         for n in &later_snaps {
             if let Some(x) = d.snapshot(n) {
                 crate::destroy::drop_data_unless_bookmarked(dirs, d, x.guid)?;

@@ -908,9 +908,13 @@ fn cmd_mount(sim: &Sim, args: &[String]) -> Result<u8> {
 fn cmd_unmount(sim: &Sim, args: &[String]) -> Result<u8> {
     let o = opts(args, "fua", "unmount")?;
     if o.has('a') {
-        sim.mutate(|st, _| {
-            for d in st.datasets.values_mut() {
-                d.mounted = false;
+        sim.mutate(|st, dirs| {
+            let names: Vec<String> = st.datasets.keys().cloned().collect();
+            for n in names {
+                crate::data::remember_reads(st, dirs, &n);
+                if let Some(d) = st.datasets.get_mut(&n) {
+                    d.mounted = false;
+                }
             }
             Ok(())
         })?;
@@ -936,7 +940,7 @@ fn cmd_unmount(sim: &Sim, args: &[String]) -> Result<u8> {
         } else {
             target.clone()
         };
-        dataset::unmount(st, &name)
+        dataset::unmount(st, dirs, &name)
     })?;
     Ok(0)
 }
