@@ -132,6 +132,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn rate_limit_slows_the_stream() {
+        let f = Faults {
+            stream_rate: Some(2000),
+            ..Faults::default()
+        };
+        let start = Instant::now();
+        let mut out = Vec::new();
+        FaultyWriter::new(&mut out, &f).write_all(&[0u8; 1000]).unwrap();
+        assert_eq!(out.len(), 1000);
+        assert!(start.elapsed() >= Duration::from_millis(400), "{:?}", start.elapsed());
+    }
+
+    #[test]
     fn file_and_failure_after_n_bytes() {
         let t = tempfile::tempdir().unwrap();
         std::fs::write(

@@ -13,8 +13,12 @@
 //!   (send writes at most B bytes/s), `ZFS_SIM_DELAY_MS=N` (every command sleeps N ms first);
 //!   from the environment or from `$ZFS_SIM_DIR/faults.env` (`KEY=VALUE` lines, read at each
 //!   invocation).
-//! * Output formats and error texts follow OpenZFS 2.3.2 byte for byte where tests look at them;
-//!   the differences known are listed in the crate README section of the issue notes.
+//! * Output formats and error texts follow OpenZFS 2.3.2 byte for byte where tests look at them
+//!   (compared against the real thing; every correction made is listed in `CORRECTIONS.md`).
+//!   Known differences: send streams use the simulator's own format (see [`stream`]) and are much
+//!   smaller than OpenZFS's; space accounting is approximate; `zfs send -R`, clones, volumes' data,
+//!   `zfs get all` listing only the properties the simulator models.
+//! * Large worlds for benchmarks: [`bulk::populate`] (or `cargo run --example populate`).
 
 pub mod bookmarks;
 pub mod bulk;
