@@ -14,31 +14,12 @@ fn abstraction_and_test_commands_after_a_replication() {
     w.create(&fs);
     w.write(&fs, "f.bin", &data(5, 50_000));
     w.snap(&fs, "s1");
-    let jobs = format!(
-        "  - name: sink
-    type: sink
-    root_fs: {dst}/sink
-    serve:
-      type: local
-      listener_name: backup
-  - name: push
-    type: push
-    connect:
-      type: local
-      listener_name: backup
-      client_identity: me
-    filesystems:
-      \"{src}<\": true
-      \"{src}/excluded\": false
-    snapshotting:
-      type: manual
-    pruning:
-      keep_sender:
-        - type: not_replicated
-      keep_receiver:
-        - type: last_n
-          count: 5
-"
+    let jobs = e2e_common::local_push_sink(
+        &format!("{dst}/sink"),
+        &[
+            (&format!("{src}<"), true),
+            (&format!("{src}/excluded"), false),
+        ],
     );
     let host = Host::start(&w, "host", "", &jobs);
     host.wakeup_wait("push");

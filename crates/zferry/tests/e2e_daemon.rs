@@ -8,37 +8,17 @@ use std::time::Duration;
 
 use e2e_common::{Host, World, free_port, http_get, wait_until};
 
+/// The local push and sink, plus a second sink on the same listener name (its setup fails).
 fn push_sink_jobs(src: &str, dst: &str, root_fs: &str) -> String {
     format!(
-        "  - name: sink
-    type: sink
-    root_fs: {root_fs}
-    serve:
-      type: local
-      listener_name: backup
-  - name: push
-    type: push
-    connect:
-      type: local
-      listener_name: backup
-      client_identity: me
-    filesystems:
-      \"{src}/data<\": true
-    snapshotting:
-      type: manual
-    pruning:
-      keep_sender:
-        - type: not_replicated
-      keep_receiver:
-        - type: last_n
-          count: 5
-  - name: broken_sink
+        "{}  - name: broken_sink
     type: sink
     root_fs: {dst}/other
     serve:
       type: local
       listener_name: backup
-"
+",
+        e2e_common::local_push_sink(root_fs, &[(&format!("{src}/data<"), true)])
     )
 }
 

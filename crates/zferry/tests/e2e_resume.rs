@@ -12,31 +12,7 @@ use e2e_common::{Host, World, data, wait_until};
 const SIZE: usize = 3_000_000;
 
 fn jobs(dst: &str, fs: &str) -> String {
-    format!(
-        "  - name: sink
-    type: sink
-    root_fs: {dst}/sink
-    serve:
-      type: local
-      listener_name: backup
-  - name: push
-    type: push
-    connect:
-      type: local
-      listener_name: backup
-      client_identity: me
-    filesystems:
-      \"{fs}\": true
-    snapshotting:
-      type: manual
-    pruning:
-      keep_sender:
-        - type: not_replicated
-      keep_receiver:
-        - type: last_n
-          count: 5
-"
-    )
+    e2e_common::local_push_sink(&format!("{dst}/sink"), &[(fs, true)])
 }
 
 #[test]

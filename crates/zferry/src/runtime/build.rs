@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::sync::{Notify, watch};
 use zferry_repl::abstractions::Lane;
 use zferry_repl::endpoint::{EndpointError, Receiver, Sender};
+use zferry_repl::executor::ReplicationOptions;
 use zferry_repl::local::{LocalReceiver, LocalSender};
 use zferry_rpc::ClientIdentity;
 use zferry_rpc::access::SourceAccess;
@@ -17,7 +18,7 @@ use zferry_zfs::{DatasetPath, Zfs};
 use super::transport::{admitted_identities, connector, listener, peer_name};
 use crate::config::Job;
 use crate::config::global::Global;
-use crate::config::job::Interval;
+use crate::config::job::{Interval, PruningSenderReceiver};
 use crate::config::snapshotting::Snapshotting;
 use crate::daemon::metrics::Metrics;
 use crate::daemon::status::{JobState, JobType};
@@ -108,6 +109,52 @@ fn snapshotter(
     Ok(until_shutdown(s.run(), ctx.shutdown.clone()))
 }
 
+/// The parts of a push or pull job.
+struct Active<'a> {
+    job_type: JobType,
+    sender: Arc<dyn Sender>,
+    receiver: Arc<dyn Receiver>,
+    options: ReplicationOptions,
+    pruning: &'a PruningSenderReceiver,
+    interval: Option<std::time::Duration>,
+}
+
+impl Active<'_> {
+    /// The job's handle and run loop, and the trigger its snapshotter wakes.
+    fn build(self, name: &str, ctx: &BuildContext<'_>) -> (Built, Trigger) {
+        let shared = Arc::new(JobShared::new(self.job_type, JobState::Idle));
+        let (wake, rx) = trigger();
+        let reset = Arc::new(Notify::new());
+        let active = ActiveJob {
+            name: name.to_string(),
+            sender: self.sender,
+            receiver: self.receiver,
+            options: self.options,
+            keep_sender: keep_rules(&self.pruning.keep_sender),
+            keep_receiver: keep_rules(&self.pruning.keep_receiver),
+            interval: self.interval,
+            shared: Arc::clone(&shared),
+            metrics: Arc::clone(ctx.metrics),
+        };
+        let run = active.run_loop(rx, Arc::clone(&reset), ctx.shutdown.clone());
+        let built = Built {
+            handle: JobHandle {
+                name: name.to_string(),
+                type_name: if self.job_type == JobType::Push {
+                    "push"
+                } else {
+                    "pull"
+                },
+                shared,
+                trigger: Some(wake.clone()),
+                reset: Some(reset),
+            },
+            tasks: vec![Box::pin(run)],
+        };
+        (built, wake)
+    }
+}
+
 /// Builds one job; an error is the job's setup error.
 pub async fn build(job: &Job, ctx: &BuildContext<'_>) -> Result<Built, String> {
     let name = job.name().to_string();
@@ -129,40 +176,25 @@ pub async fn build(job: &Job, ctx: &BuildContext<'_>) -> Result<Built, String> {
                     ..ClientOptions::default()
                 },
             ));
-            let shared = Arc::new(JobShared::new(JobType::Push, JobState::Idle));
-            let (wake, rx) = trigger();
-            let reset = Arc::new(Notify::new());
-            let active = ActiveJob {
-                name: name.clone(),
+            let active = Active {
+                job_type: JobType::Push,
                 sender,
                 receiver,
                 options: replication_options(&p.replication, &p.conflict_resolution),
-                keep_sender: keep_rules(&p.pruning.keep_sender),
-                keep_receiver: keep_rules(&p.pruning.keep_receiver),
+                pruning: &p.pruning,
                 interval: None,
-                shared: Arc::clone(&shared),
-                metrics: Arc::clone(ctx.metrics),
             };
-            let snap = snapshotter(
+            let (mut built, wake) = active.build(&name, ctx);
+            built.tasks.push(snapshotter(
                 &name,
                 ctx,
                 roots,
                 &p.filesystems,
                 &p.snapshotting,
-                &shared,
-                Some(wake.clone()),
-            )?;
-            let run = active.run_loop(rx, Arc::clone(&reset), ctx.shutdown.clone());
-            Ok(Built {
-                handle: JobHandle {
-                    name,
-                    type_name: "push",
-                    shared,
-                    trigger: Some(wake),
-                    reset: Some(reset),
-                },
-                tasks: vec![Box::pin(run), snap],
-            })
+                &built.handle.shared,
+                Some(wake),
+            )?);
+            Ok(built)
         }
         Job::Pull(p) => {
             let root = dataset(&p.root_fs, "root_fs")?;
@@ -180,34 +212,18 @@ pub async fn build(job: &Job, ctx: &BuildContext<'_>) -> Result<Built, String> {
                 lane,
                 recv_options(&p.recv)?,
             ));
-            let shared = Arc::new(JobShared::new(JobType::Pull, JobState::Idle));
-            let (wake, rx) = trigger();
-            let reset = Arc::new(Notify::new());
-            let active = ActiveJob {
-                name: name.clone(),
+            let active = Active {
+                job_type: JobType::Pull,
                 sender,
                 receiver,
                 options: replication_options(&p.replication, &p.conflict_resolution),
-                keep_sender: keep_rules(&p.pruning.keep_sender),
-                keep_receiver: keep_rules(&p.pruning.keep_receiver),
+                pruning: &p.pruning,
                 interval: match p.interval {
                     Interval::Manual => None,
                     Interval::Every(d) => Some(d.as_std()),
                 },
-                shared: Arc::clone(&shared),
-                metrics: Arc::clone(ctx.metrics),
             };
-            let run = active.run_loop(rx, Arc::clone(&reset), ctx.shutdown.clone());
-            Ok(Built {
-                handle: JobHandle {
-                    name,
-                    type_name: "pull",
-                    shared,
-                    trigger: Some(wake),
-                    reset: Some(reset),
-                },
-                tasks: vec![Box::pin(run)],
-            })
+            Ok(active.build(&name, ctx).0)
         }
         Job::Sink(s) => {
             let root = dataset(&s.root_fs, "root_fs")?;

@@ -366,3 +366,36 @@ pub fn data(seed: u32, len: usize) -> Vec<u8> {
 pub fn exists(p: &Path) -> bool {
     p.symlink_metadata().is_ok()
 }
+
+/// A sink (local listener `backup`, `root_fs`) and a push job (`client_identity: me`, manual
+/// snapshotting, keep_sender `not_replicated`, keep_receiver `last_n 5`) over `filesystems`.
+pub fn local_push_sink(root_fs: &str, filesystems: &[(&str, bool)]) -> String {
+    let filter: String = filesystems
+        .iter()
+        .map(|(p, inc)| format!("      \"{p}\": {inc}\n"))
+        .collect();
+    format!(
+        "  - name: sink
+    type: sink
+    root_fs: {root_fs}
+    serve:
+      type: local
+      listener_name: backup
+  - name: push
+    type: push
+    connect:
+      type: local
+      listener_name: backup
+      client_identity: me
+    filesystems:
+{filter}    snapshotting:
+      type: manual
+    pruning:
+      keep_sender:
+        - type: not_replicated
+      keep_receiver:
+        - type: last_n
+          count: 5
+"
+    )
+}
