@@ -139,9 +139,15 @@ mod tests {
         };
         let start = Instant::now();
         let mut out = Vec::new();
-        FaultyWriter::new(&mut out, &f).write_all(&[0u8; 1000]).unwrap();
+        FaultyWriter::new(&mut out, &f)
+            .write_all(&[0u8; 1000])
+            .unwrap();
         assert_eq!(out.len(), 1000);
-        assert!(start.elapsed() >= Duration::from_millis(400), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= Duration::from_millis(400),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[test]

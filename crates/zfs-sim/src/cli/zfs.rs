@@ -376,6 +376,10 @@ fn cmd_get(sim: &Sim, args: &[String]) -> Result<u8> {
                 },
                 None => continue,
             };
+            // `zfs get all` leaves out properties that have no value for this object.
+            if !is_explicit && hidden_when_unset(&p, &v) {
+                continue;
+            }
             if let Some(srcs) = &sources
                 && !source_matches(&v.source, srcs)
             {
@@ -434,6 +438,23 @@ fn cmd_get(sim: &Sim, args: &[String]) -> Result<u8> {
     }
     write_out(&buf)?;
     Ok(u8::from(failed))
+}
+
+/// Properties `zfs get all` omits while they are unset (as OpenZFS does).
+fn hidden_when_unset(p: &Prop, v: &props::Value) -> bool {
+    let unset = v.source == Source::None && (v.value == "-" || v.value.is_empty());
+    match p {
+        Prop::Native("inconsistent") => true,
+        Prop::Native(
+            "origin"
+            | "clones"
+            | "receive_resume_token"
+            | "snapshots_changed"
+            | "encryptionroot"
+            | "keystatus",
+        ) => unset,
+        _ => false,
+    }
 }
 
 fn source_matches(s: &Source, wanted: &[String]) -> bool {
