@@ -24,8 +24,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
-/// A data frame is sent once at least this much is buffered (or the source ended).
-const MIN_FILL: usize = 256 << 10;
 /// zstd level for stream compression: fast, since the link is the bottleneck we try to widen.
 const ZSTD_LEVEL: i32 = 1;
 
@@ -163,11 +161,15 @@ impl Connection {
     }
 }
 
-/// Reads until `MIN_FILL` bytes are buffered, the space is full, or the source ends.
+/// Reads until the space (a whole data frame) is full or the source ends.
+///
+/// Full frames rather than "whatever arrived": a `zfs send` pipe rarely holds more than a few
+/// records at once, and every frame costs a queue hand-over, a socket write and, on the receiving
+/// side, a header read and another hand-over. A source that trickles only delays its data, never
+/// the connection: the writer keeps sending heartbeats while the frame fills.
 async fn fill<R: AsyncRead + Unpin>(source: &mut R, space: &mut [u8]) -> std::io::Result<usize> {
-    let want = MIN_FILL.min(space.len());
     let mut filled = 0;
-    while filled < want {
+    while filled < space.len() {
         let n = source.read(&mut space[filled..]).await?;
         if n == 0 {
             break;
