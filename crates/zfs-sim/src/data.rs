@@ -5,7 +5,7 @@
 //! (absent when empty, so a million empty snapshots cost nothing). Directories of mounted
 //! descendants nested inside a data directory are not part of it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -35,7 +35,8 @@ pub enum Entry {
 pub fn walk(dir: &Path, exclude: &[PathBuf]) -> io::Result<BTreeMap<PathBuf, Entry>> {
     let mut out = BTreeMap::new();
     if dir.is_dir() {
-        walk_into(dir, Path::new(""), exclude, &mut out)?;
+        let exclude: HashSet<&Path> = exclude.iter().map(PathBuf::as_path).collect();
+        walk_into(dir, Path::new(""), &exclude, &mut out)?;
     }
     Ok(out)
 }
@@ -43,7 +44,7 @@ pub fn walk(dir: &Path, exclude: &[PathBuf]) -> io::Result<BTreeMap<PathBuf, Ent
 fn walk_into(
     root: &Path,
     rel: &Path,
-    exclude: &[PathBuf],
+    exclude: &HashSet<&Path>,
     out: &mut BTreeMap<PathBuf, Entry>,
 ) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
@@ -54,7 +55,7 @@ fn walk_into(
         if rel.as_os_str().is_empty() && e.file_name() == ".zfs" {
             continue;
         }
-        if exclude.contains(&abs) {
+        if exclude.contains(abs.as_path()) {
             continue;
         }
         let ft = e.file_type()?;
