@@ -225,30 +225,47 @@ fn cmd_list(sim: &Sim, args: &[String]) -> Result<u8> {
         }
         return Ok(u8::from(failed));
     }
+    let cell = |obj: &Obj, p: &Prop| match reader.get(obj, p) {
+        Some(v) if v.value.is_empty() => "-".to_string(),
+        Some(v) => v.value,
+        None => "-".to_string(),
+    };
+    if o.has('H') {
+        // Scripted output streams row by row: a million versions need no table in memory.
+        let mut out = io::BufWriter::with_capacity(1 << 20, io::stdout().lock());
+        let mut line = String::new();
+        for obj in &objs {
+            line.clear();
+            for (i, p) in cols.iter().enumerate() {
+                if i > 0 {
+                    line.push('\t');
+                }
+                line.push_str(&cell(obj, p));
+            }
+            line.push('\n');
+            match out.write_all(line.as_bytes()) {
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(u8::from(failed)),
+                Err(e) => return Err(SimError::io("write output", e)),
+                Ok(()) => {}
+            }
+        }
+        match out.flush() {
+            Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+                return Err(SimError::io("write output", e));
+            }
+            _ => return Ok(u8::from(failed)),
+        }
+    }
     let rows: Vec<Vec<String>> = objs
         .iter()
-        .map(|obj| {
-            cols.iter()
-                .map(|p| match reader.get(obj, p) {
-                    Some(v) if v.value.is_empty() => "-".to_string(),
-                    Some(v) => v.value,
-                    None => "-".to_string(),
-                })
-                .collect()
-        })
+        .map(|obj| cols.iter().map(|p| cell(obj, p)).collect())
         .collect();
     let header: Vec<String> = cols.iter().map(Prop::header).collect();
     let right: Vec<bool> = cols.iter().map(props::right_aligned).collect();
     let min: Vec<usize> = cols.iter().map(props::min_width).collect();
     let mut buf = Vec::with_capacity(rows.len() * 64);
-    list::print_table(
-        &mut buf,
-        if o.has('H') { None } else { Some(&header) },
-        &right,
-        &min,
-        &rows,
-    )
-    .map_err(|e| SimError::io("format", e))?;
+    list::print_table(&mut buf, Some(&header), &right, &min, &rows)
+        .map_err(|e| SimError::io("format", e))?;
     write_out(&buf)?;
     Ok(u8::from(failed))
 }
