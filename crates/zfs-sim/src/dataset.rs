@@ -182,13 +182,7 @@ pub fn set(st: &mut State, target: &str, assigns: &[(String, String)]) -> Result
             for (k, _) in assigns {
                 check_settable(k, true, &errpfx)?;
             }
-            let d = st
-                .datasets
-                .get_mut(&fs)
-                .ok_or_else(|| SimError::no_such_dataset(target))?;
-            let s = d
-                .snapshot_mut(&snap)
-                .ok_or_else(|| SimError::no_such_dataset(target))?;
+            let s = snapshot_mut(st, &fs, &snap, target)?;
             for (k, v) in assigns {
                 s.props.entry(k.clone()).or_default().local = Some(v.clone());
             }
@@ -225,6 +219,19 @@ pub fn set(st: &mut State, target: &str, assigns: &[(String, String)]) -> Result
             Ok(())
         }
     }
+}
+
+/// Snapshot `fs@snap` for changing, or "dataset does not exist" naming `full`.
+fn snapshot_mut<'a>(
+    st: &'a mut State,
+    fs: &str,
+    snap: &str,
+    full: &str,
+) -> Result<&'a mut crate::state::Snapshot> {
+    st.datasets
+        .get_mut(fs)
+        .and_then(|d| d.snapshot_mut(snap))
+        .ok_or_else(|| SimError::no_such_dataset(full))
 }
 
 fn set_keylocation(st: &mut State, name: &str, v: &str, errpfx: &str) -> Result<()> {
@@ -299,13 +306,7 @@ pub fn inherit(
     }
     match names::Name::parse(target) {
         names::Name::Snapshot(fs, snap) => {
-            let d = st
-                .datasets
-                .get_mut(&fs)
-                .ok_or_else(|| SimError::no_such_dataset(target))?;
-            let s = d
-                .snapshot_mut(&snap)
-                .ok_or_else(|| SimError::no_such_dataset(target))?;
+            let s = snapshot_mut(st, &fs, &snap, target)?;
             clear(&mut s.props, p.name(), received);
         }
         _ => {

@@ -106,6 +106,38 @@ fn opts(args: &[String], spec: &str, cmd: &str) -> Result<Opts> {
     getopt::parse(args, spec, &usage(cmd))
 }
 
+/// The single operand of a command, or its usage error (`missing`: what was not given).
+fn one_arg<'a>(o: &'a Opts, missing: &str, cmd: &str) -> Result<&'a String> {
+    match o.args.as_slice() {
+        [one] => Ok(one),
+        args => Err(SimError::usage(format!(
+            "{}\n{}",
+            if args.is_empty() {
+                missing
+            } else {
+                "too many arguments"
+            },
+            usage(cmd)
+        ))),
+    }
+}
+
+/// `-o k=v` arguments as pairs.
+fn assignments(list: Vec<&str>, cmd: &str) -> Result<Vec<(String, String)>> {
+    list.into_iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| {
+                    SimError::usage(format!(
+                        "missing '=' for property=value argument\n{}",
+                        usage(cmd)
+                    ))
+                })
+        })
+        .collect()
+}
+
 fn depth(o: &Opts, cmd: &str) -> Result<Option<usize>> {
     match o.last('d') {
         None => Ok(None),
@@ -557,27 +589,8 @@ fn cmd_inherit(sim: &Sim, args: &[String]) -> Result<u8> {
 
 fn cmd_create(sim: &Sim, args: &[String]) -> Result<u8> {
     let o = opts(args, "pusnvPo:V:b:", "create")?;
-    let [name] = o.args.as_slice() else {
-        return Err(SimError::usage(format!(
-            "{}\n{}",
-            if o.args.is_empty() {
-                "missing filesystem argument"
-            } else {
-                "too many arguments"
-            },
-            usage("create")
-        )));
-    };
-    let mut props = Vec::new();
-    for kv in o.all('o') {
-        let Some((k, v)) = kv.split_once('=') else {
-            return Err(SimError::usage(format!(
-                "missing '=' for property=value argument\n{}",
-                usage("create")
-            )));
-        };
-        props.push((k.to_string(), v.to_string()));
-    }
+    let name = one_arg(&o, "missing filesystem argument", "create")?;
+    let props = assignments(o.all('o'), "create")?;
     let co = CreateOpts {
         parents: o.has('p'),
         no_mount: o.has('u'),
@@ -590,17 +603,7 @@ fn cmd_create(sim: &Sim, args: &[String]) -> Result<u8> {
 
 fn cmd_destroy(sim: &Sim, args: &[String]) -> Result<u8> {
     let o = opts(args, "vpndfrR", "destroy")?;
-    let [target] = o.args.as_slice() else {
-        return Err(SimError::usage(format!(
-            "{}\n{}",
-            if o.args.is_empty() {
-                "missing dataset argument"
-            } else {
-                "too many arguments"
-            },
-            usage("destroy")
-        )));
-    };
+    let target = one_arg(&o, "missing dataset argument", "destroy")?;
     let d = DestroyOpts {
         recursive: o.has('r') || o.has('R'),
         defer: o.has('d'),
@@ -796,47 +799,18 @@ fn cmd_send(sim: &Sim, args: &[String], faults: &Faults) -> Result<u8> {
         }
         return send::send(sim, None, &so, faults);
     }
-    let [target] = o.args.as_slice() else {
-        return Err(SimError::usage(format!(
-            "{}\n{}",
-            if o.args.is_empty() {
-                "missing snapshot argument"
-            } else {
-                "too many arguments"
-            },
-            usage("send")
-        )));
-    };
+    let target = one_arg(&o, "missing snapshot argument", "send")?;
     send::send(sim, Some(target), &so, faults)
 }
 
 fn cmd_receive(sim: &Sim, args: &[String], faults: &Faults) -> Result<u8> {
     let o = opts(args, "o:x:AdeFhMnsuvc", "receive")?;
-    let [target] = o.args.as_slice() else {
-        return Err(SimError::usage(format!(
-            "{}\n{}",
-            if o.args.is_empty() {
-                "missing snapshot argument"
-            } else {
-                "too many arguments"
-            },
-            usage("receive")
-        )));
-    };
+    let target = one_arg(&o, "missing snapshot argument", "receive")?;
     if o.has('A') {
         sim.mutate(|st, dirs| recv::abort(st, dirs, target))?;
         return Ok(0);
     }
-    let mut set_props = Vec::new();
-    for kv in o.all('o') {
-        let Some((k, v)) = kv.split_once('=') else {
-            return Err(SimError::usage(format!(
-                "missing '=' for property=value argument\n{}",
-                usage("receive")
-            )));
-        };
-        set_props.push((k.to_string(), v.to_string()));
-    }
+    let set_props = assignments(o.all('o'), "receive")?;
     let ro = RecvOpts {
         target: target.clone(),
         force: o.has('F'),
