@@ -231,5 +231,7 @@ fn snap_job_with_hooks_snapshots_and_prunes() {
             .starts_with("zf_")
     );
     assert_eq!(snap["last_round"]["filesystems"][0]["state"], "done");
-    assert_eq!(status["jobs"]["snap"]["pruning"]["sender"]["state"], "done");
+    // Rounds come every second, so the next pruning run may already be going on.
+    let pruning = &status["jobs"]["snap"]["pruning"]["sender"]["state"];
+    assert!(pruning == "done" || pruning == "running", "{pruning}");
 }
