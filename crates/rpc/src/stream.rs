@@ -24,6 +24,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
+/// The longest a data frame waits to fill up once its first byte has arrived.
+const MAX_FRAME_DELAY: std::time::Duration = std::time::Duration::from_millis(50);
 /// zstd level for stream compression: fast, since the link is the bottleneck we try to widen.
 const ZSTD_LEVEL: i32 = 1;
 
@@ -161,16 +163,30 @@ impl Connection {
     }
 }
 
-/// Reads until the space (a whole data frame) is full or the source ends.
+/// Reads until the space (a whole data frame) is full, the source ends, or `MAX_FRAME_DELAY` has
+/// passed since the frame's first byte arrived.
 ///
 /// Full frames rather than "whatever arrived": a `zfs send` pipe rarely holds more than a few
 /// records at once, and every frame costs a queue hand-over, a socket write and, on the receiving
-/// side, a header read and another hand-over. A source that trickles only delays its data, never
-/// the connection: the writer keeps sending heartbeats while the frame fills.
+/// side, a header read and another hand-over. The delay bound keeps a trickling source (a slow
+/// `zfs send`, a throttled stream) moving: its data reaches the receiver, and with it the
+/// receiver's resume state, within `MAX_FRAME_DELAY` instead of after a whole frame. One timer per
+/// frame, not per read; cancelling a pending `read` loses no data.
 async fn fill<R: AsyncRead + Unpin>(source: &mut R, space: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
+    let first = source.read(space).await?;
+    if first == 0 {
+        return Ok(0);
+    }
+    filled += first;
+    let deadline = tokio::time::sleep(MAX_FRAME_DELAY);
+    tokio::pin!(deadline);
     while filled < space.len() {
-        let n = source.read(&mut space[filled..]).await?;
+        let n = tokio::select! {
+            biased;
+            n = source.read(&mut space[filled..]) => n?,
+            () = &mut deadline => break,
+        };
         if n == 0 {
             break;
         }

@@ -72,7 +72,6 @@ fn reset_aborts_a_running_step_and_the_next_run_resumes() {
 }
 
 #[test]
-#[ignore = "the simulator stopped saving a partial receive when the writer dies mid-stream (since ~01:15, see /work/notes/requests-for-H3.md); passed before"]
 fn sigkill_mid_step_then_restart_resumes_without_full_resend() {
     let w = World::new();
     if w.t.sim_dir().is_none() {

@@ -119,6 +119,11 @@ impl<W: Write> Write for FaultyWriter<W> {
         }
         let n = self.inner.write(&buf[..n])?;
         self.written += n as u64;
+        if self.rate.is_some() {
+            // A throttled stream trickles out as it is produced, like a slow `zfs send`,
+            // instead of waiting in a buffer in front of the pipe.
+            self.inner.flush()?;
+        }
         Ok(n)
     }
 
