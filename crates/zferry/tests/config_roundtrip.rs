@@ -38,7 +38,11 @@ fn duration() -> impl Strategy<Value = String> {
 }
 
 fn go_duration() -> impl Strategy<Value = String> {
-    prop_oneof![Just("0".to_owned()), Just("0s".to_owned()), positive_go_duration()]
+    prop_oneof![
+        Just("0".to_owned()),
+        Just("0s".to_owned()),
+        positive_go_duration()
+    ]
 }
 
 fn positive_go_duration() -> impl Strategy<Value = String> {
