@@ -24,14 +24,10 @@
 //! can never act on another lane's holds or cursors.
 
 use std::fmt;
-use std::pin::Pin;
 
+pub use crate::bytestream::ByteStream;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncRead;
-
-/// A `zfs send` byte stream handed between the endpoints and the engine.
-pub type ByteStream = Pin<Box<dyn AsyncRead + Send>>;
 
 /// Maximum length of a full dataset name in OpenZFS (`ZFS_MAX_DATASET_NAME_LEN - 1`).
 pub const MAX_DATASET_NAME_LEN: usize = 255;

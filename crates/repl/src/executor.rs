@@ -21,19 +21,16 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncRead, ReadBuf};
 use tokio::task::JoinSet;
 
 use crate::endpoint::{
-    ByteStream, ClearResumeTokenRequest, EndpointError, ErrorKind, FilesystemInfo, FsPath,
-    FsVersion, HintRequest, ListVersionsRequest, ListVersionsResponse, ReceiveRequest, Receiver,
+    ClearResumeTokenRequest, EndpointError, ErrorKind, FilesystemInfo, FsPath, FsVersion,
+    HintRequest, ListVersionsRequest, ListVersionsResponse, ReceiveRequest, Receiver,
     SendCompletedRequest, SendRequest, Sender,
 };
 use crate::planner::{FsInput, FsPlan, PlanOptions, PlanOutcome, PlannedStep, plan_filesystem};
@@ -682,12 +679,10 @@ async fn run_step(
             s.bytes_expected = response.expected_bytes;
         }
     });
-    let counted: ByteStream = Box::pin(CountingReader {
-        inner: stream,
-        progress: progress.clone(),
-        fs,
-        step: step_index,
-    });
+    let observed = progress.clone();
+    let counted = stream.observe(Arc::new(move |bytes| {
+        observed.with_step(fs, step_index, |s| s.bytes_replicated += bytes);
+    }));
     receiver
         .receive(
             ReceiveRequest {
@@ -705,32 +700,6 @@ async fn run_step(
         .send_completed(SendCompletedRequest { request })
         .await
         .map_err(|e| e.context("confirming the received step to the sender"))
-}
-
-/// Counts streamed bytes into the report.
-struct CountingReader {
-    inner: ByteStream,
-    progress: Progress,
-    fs: usize,
-    step: usize,
-}
-
-impl AsyncRead for CountingReader {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let result = self.inner.as_mut().poll_read(cx, buf);
-        let read = (buf.filled().len() - before) as u64;
-        if read > 0 {
-            let (fs, step) = (self.fs, self.step);
-            self.progress
-                .with_step(fs, step, |s| s.bytes_replicated += read);
-        }
-        result
-    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! The engine is written once against the [`endpoint::Sender`] and [`endpoint::Receiver`] traits;
 //! push and pull jobs share every line of it.
 //!
+//! - [`bytestream`]: [`bytestream::ByteStream`], a send stream that may offer its pipe for `splice`.
 //! - [`endpoint`]: the traits and their serialisable request/response/error types (remoted by
 //!   `crates/rpc`).
 //! - [`abstractions`]: lane-keyed names of cursors and holds (format documented there and in
@@ -16,6 +17,7 @@
 //! - [`filter`]: the filesystem filter (zrepl's `filesystems` semantics).
 
 pub mod abstractions;
+pub mod bytestream;
 pub mod endpoint;
 pub mod executor;
 pub mod filter;

@@ -1,13 +1,20 @@
-//! Transport benchmark: streams N bytes from a child process (`head -c N /dev/zero`) through each
-//! transport on loopback into a discarding receiver, against a baseline measured in the same run:
-//! `splice` from the same kind of child into a plain tcp socket. Run by `scripts/bench-transport`.
+//! Transport benchmark: streams N bytes from a child process through each transport on loopback
+//! into a discarding receiver, against a baseline measured in the same run: `splice` from a child
+//! into a plain tcp socket. Run by `scripts/bench-transport`.
 //!
-//! Usage: `transport-bench --size BYTES [--only TRANSPORT] [--ssh PORT KEY USER SOCKDIR IDENTITY]`
-//! (`--only tcp|tls|local|ssh` measures the baseline and that one transport, for profiling)
+//! The child is `head -c N /dev/zero` in both cases. For the transports it is started the way
+//! production starts `zfs send` (`zferry_zfs::Zfs::send` with a stand-in `zfs` that execs `head`)
+//! and handed over as the pipe-backed `ByteStream` a sender hands out.
 //!
-//! Prints a markdown table: MB/s, ratio to the baseline, and peak memory growth of the process
-//! while one stream runs (both ends of the stream are in this process, so this bounds the memory
-//! of one stream on each side together).
+//! Usage: `transport-bench --size BYTES [--rounds N] [--only TRANSPORT]
+//! [--ssh PORT KEY USER SOCKDIR IDENTITY]` (`--only tcp|tls|local|ssh` measures the baseline and
+//! that one transport, for profiling)
+//!
+//! Each round measures the baseline and then every transport; the table gives medians over the
+//! rounds (default 3), each transport's ratio taken against its own round's baseline, the range of
+//! those ratios, and the largest peak memory growth of the process while one stream ran (both
+//! ends of the stream are in this process, so this bounds the memory of one stream on each side
+//! together).
 
 use async_trait::async_trait;
 use std::io::Read;
@@ -45,11 +52,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut size: u64 = 2 << 30;
     let mut ssh = None;
     let mut only: Option<String> = None;
+    let mut round_count = 3;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
             "--size" => {
                 size = args.get(i + 1).ok_or("--size needs a value")?.parse()?;
+                i += 2;
+            }
+            "--rounds" => {
+                round_count = args.get(i + 1).ok_or("--rounds needs a value")?.parse()?;
                 i += 2;
             }
             "--only" => {
@@ -72,18 +84,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
-    let base = measure(|| baseline(size))?;
-    let gib = size as f64 / f64::from(1u32 << 30);
-    let base_rate = size as f64 / base.secs / 1e6;
-    println!(
-        "| transport | MB/s | ratio to baseline | CPU s per GiB (both ends) | peak memory growth (MiB) |"
-    );
-    println!("|---|---:|---:|---:|---:|");
-    println!(
-        "| baseline: splice into tcp | {base_rate:.0} | 1.00 | {:.2} | {:.1} |",
-        base.cpu / gib,
-        base.memory as f64 / 1048576.0
-    );
     let rt = tokio::runtime::Runtime::new()?;
     let mut runs: Vec<&str> = vec!["tcp", "tls (pinned identities)", "local"];
     if ssh.is_some() {
@@ -92,17 +92,53 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(only) = &only {
         runs.retain(|name| name.starts_with(only.as_str()));
     }
-    for name in runs {
-        let cost = measure(|| rt.block_on(transport_run(name, size, ssh.as_ref())))?;
-        let rate = size as f64 / cost.secs / 1e6;
-        println!(
-            "| {name} | {rate:.0} | {:.2} | {:.2} | {:.1} |",
-            rate / base_rate,
-            cost.cpu / gib,
-            cost.memory as f64 / 1048576.0
-        );
+    // Rounds interleave the baseline with every transport, so that a slow phase of a shared
+    // machine weighs on both sides of a ratio; each ratio is taken within its round.
+    let mut base_rounds = Vec::new();
+    let mut rounds: Vec<Vec<(Cost, f64)>> = runs.iter().map(|_| Vec::new()).collect();
+    for _ in 0..round_count {
+        let base = measure(|| baseline(size))?;
+        for (name, results) in runs.iter().zip(&mut rounds) {
+            let cost = measure(|| rt.block_on(transport_run(name, size, ssh.as_ref())))?;
+            let ratio = base.secs / cost.secs;
+            results.push((cost, ratio));
+        }
+        base_rounds.push((base, 1.0));
+    }
+    println!(
+        "| transport | MB/s | ratio to baseline (median) | ratio range | CPU s per GiB (both ends) | peak memory growth (MiB) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    print_row("baseline: splice into tcp", size, &base_rounds);
+    for (name, results) in runs.iter().zip(&rounds) {
+        print_row(name, size, results);
     }
     Ok(())
+}
+
+/// One table row: medians over the rounds, the range of the ratios, the largest memory growth.
+fn print_row(name: &str, size: u64, rounds: &[(Cost, f64)]) {
+    let gib = size as f64 / f64::from(1u32 << 30);
+    let rate = median(rounds.iter().map(|(c, _)| size as f64 / c.secs / 1e6));
+    let ratio = median(rounds.iter().map(|(_, r)| *r));
+    let low = rounds.iter().map(|(_, r)| *r).fold(f64::INFINITY, f64::min);
+    let high = rounds.iter().map(|(_, r)| *r).fold(0.0, f64::max);
+    let cpu = median(rounds.iter().map(|(c, _)| c.cpu / gib));
+    let memory = rounds.iter().map(|(c, _)| c.memory).max().unwrap_or(0);
+    println!(
+        "| {name} | {rate:.0} | {ratio:.2} | {low:.2}-{high:.2} | {cpu:.2} | {:.1} |",
+        memory as f64 / 1048576.0
+    );
+}
+
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = values.collect();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
 }
 
 /// What one run cost.
@@ -260,6 +296,29 @@ impl Receiver for Discard {
     }
 }
 
+/// The stream a sender hands out, made as in production (`zferry_zfs::Zfs::send` and a pipe-backed
+/// [`ByteStream`]) but from a `zfs` stand-in that writes `size` zero bytes (`head -c`).
+async fn zfs_send(
+    dir: &std::path::Path,
+    size: u64,
+) -> Result<ByteStream, Box<dyn std::error::Error>> {
+    let script = dir.join("zfs");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nexec head -c {size} /dev/zero\n"),
+    )?;
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    let zfs = zferry_zfs::Zfs::new(zferry_zfs::ZfsConfig {
+        zfs_bin: script,
+        ..zferry_zfs::ZfsConfig::default()
+    });
+    let send = zfs
+        .send(&zferry_zfs::SendRequest::full("bench/fs@s".parse()?))
+        .await?;
+    let pipe = send.pipe().ok_or("zfs send has no pipe")?;
+    Ok(ByteStream::new(send).with_pipe(pipe))
+}
+
 async fn transport_run(
     name: &str,
     size: u64,
@@ -340,14 +399,7 @@ async fn transport_run(
         },
     ));
     let remote = RemoteEndpoint::new(Arc::from(connector), ClientOptions::default());
-    let mut child = tokio::process::Command::new("head")
-        .arg("-c")
-        .arg(size.to_string())
-        .arg("/dev/zero")
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let out = child.stdout.take().ok_or("no stdout")?;
-    let _ = rustix::pipe::fcntl_setpipe_size(out.as_fd(), PIPE_SIZE);
+    let stream = zfs_send(dir.path(), size).await?;
     let request = ReceiveRequest {
         filesystem: FsPath::new("bench/fs")?,
         from: None,
@@ -365,8 +417,7 @@ async fn transport_run(
     };
     // The active side runs in a runtime task, as in the daemon (a job is a task), not in the
     // `block_on` thread, which would need a cross-thread wakeup for every readiness event.
-    tokio::spawn(async move { remote.receive(request, Box::pin(out)).await }).await??;
-    child.wait().await?;
+    tokio::spawn(async move { remote.receive(request, stream).await }).await??;
     let _ = stop.send(());
     let _ = server.await;
     let moved = bytes.load(Ordering::Relaxed);

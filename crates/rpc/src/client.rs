@@ -174,7 +174,7 @@ impl Sender for RemoteEndpoint {
         let response = exchange(&mut conn, &request).await.map_err(to_endpoint)?;
         let started = expect!(response, Response::SendStarted(v) => v)?;
         let stream = conn.into_incoming(self.stream_config(false));
-        Ok((started, Box::pin(stream)))
+        Ok((started, ByteStream::new(stream)))
     }
 
     async fn send_completed(&self, request: SendCompletedRequest) -> Result<(), EndpointError> {
@@ -209,7 +209,7 @@ impl Receiver for RemoteEndpoint {
         let request = Request::Receive(StreamRequest { request, compress });
         let response = exchange(&mut conn, &request).await.map_err(to_endpoint)?;
         expect!(response, Response::ReceiveReady => ())?;
-        conn.send_stream(&mut stream, &self.stream_config(compress))
+        conn.send_byte_stream(&mut stream, &self.stream_config(compress))
             .await
             .map_err(to_endpoint)?;
         let response = conn.recv_message().await.map_err(to_endpoint)?;

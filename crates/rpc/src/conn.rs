@@ -17,13 +17,14 @@ use crate::error::{RemoteError, Result, RpcError};
 use crate::frame::{self, FrameKind, HEADER_LEN};
 use crate::handshake::{self, Greeting};
 use crate::pool::{BufferPool, PooledBuf};
+use crate::splice::SpliceSocket;
 use crate::transport::Stream;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 
 /// Timing and memory knobs of a connection.
@@ -79,21 +80,19 @@ impl Inbound {
     }
 }
 
-/// Something the application queues for the writer task: whole frames, header included.
+/// Something the application queues for the writer task.
 pub(crate) enum Outbound {
-    /// A frame built on the heap (control path).
+    /// A frame built on the heap (control path), header included.
     Bytes(Vec<u8>),
     /// A frame built in place in a pooled buffer (data path); `len` covers header + payload.
     Pooled(PooledBuf),
-}
-
-impl Outbound {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Outbound::Bytes(v) => v,
-            Outbound::Pooled(b) => b,
-        }
-    }
+    /// Hands the socket to the application: once everything queued before is written, the writer
+    /// says so through `granted` and then writes nothing, heartbeats included, until `released`
+    /// fires or is dropped. Used by the spliced data path, which writes to the socket itself.
+    Lease {
+        granted: oneshot::Sender<()>,
+        released: oneshot::Receiver<()>,
+    },
 }
 
 /// The first failure of a connection, shared by its tasks and the application.
@@ -124,6 +123,8 @@ pub struct Connection {
     failure: Arc<Failure>,
     reader: AbortHandle,
     send_pool: BufferPool,
+    /// A second handle on the socket under the stream, where it has one (see [`Stream::raw_socket`]).
+    socket: Option<Arc<SpliceSocket>>,
     features: u32,
     options: ConnOptions,
 }
@@ -140,6 +141,10 @@ impl Connection {
     pub async fn establish<S: Stream>(mut stream: S, options: ConnOptions) -> Result<Connection> {
         let features =
             handshake::handshake(&mut stream, options.greeting, options.handshake_timeout).await?;
+        let socket = stream
+            .raw_socket()
+            .and_then(|raw| SpliceSocket::second_handle(raw).ok())
+            .map(Arc::new);
         let (read_half, write_half) = tokio::io::split(stream);
         let failure = Arc::new(Failure::default());
         let (out_tx, out_rx) = mpsc::channel(options.buffers.max(1));
@@ -166,6 +171,7 @@ impl Connection {
             failure,
             reader,
             send_pool: BufferPool::new(options.buffers, HEADER_LEN + frame::MAX_COMPRESSED_FRAME),
+            socket,
             features,
             options,
         })
@@ -179,6 +185,11 @@ impl Connection {
     /// The options the connection was established with.
     pub fn options(&self) -> &ConnOptions {
         &self.options
+    }
+
+    /// The socket under the connection, for splicing into it while the writer is leased.
+    pub(crate) fn socket(&self) -> Option<Arc<SpliceSocket>> {
+        self.socket.clone()
     }
 
     /// Queues a control message (JSON), split into frames of at most [`frame::MAX_CONTROL_FRAME`].
@@ -346,11 +357,22 @@ async fn write_loop<W: AsyncWrite>(
     let heartbeat = frame::encode_header(FrameKind::Heartbeat, 0);
     loop {
         let item = match tokio::time::timeout(options.heartbeat_interval, queue.recv()).await {
+            Ok(Some(Outbound::Lease { granted, released })) => {
+                if granted.send(()).is_ok() {
+                    let _ = released.await;
+                }
+                continue;
+            }
             Ok(Some(item)) => Some(item),
             Ok(None) => break,
             Err(_) => None,
         };
-        let bytes = item.as_ref().map_or(&heartbeat[..], Outbound::bytes);
+        let bytes = match &item {
+            None => &heartbeat[..],
+            Some(Outbound::Bytes(v)) => v,
+            Some(Outbound::Pooled(b)) => b,
+            Some(Outbound::Lease { .. }) => continue,
+        };
         if let Err(e) = write_all_progressing(&mut writer, bytes, options.idle_timeout).await {
             failure.set(e);
             reader.abort();

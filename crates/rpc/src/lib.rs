@@ -36,6 +36,7 @@ pub mod identity;
 pub mod message;
 pub mod pool;
 pub mod server;
+mod splice;
 pub mod stream;
 pub mod transport;
 

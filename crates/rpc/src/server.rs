@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use zferry_repl::endpoint::{
-    Endpoint, EndpointError, ReceiveRequest, Receiver, SendRequest, Sender,
+    ByteStream, Endpoint, EndpointError, ReceiveRequest, Receiver, SendRequest, Sender,
 };
 
 /// Builds the receiver a sink uses for one client (rooted at `root_fs/<identity>`).
@@ -316,7 +316,7 @@ async fn receive(
     let shared = Arc::new(Mutex::new(conn));
     let stream = IncomingStream::new(shared.clone(), config, false);
     let result = receiver
-        .receive(stream_request.request, Box::pin(stream))
+        .receive(stream_request.request, ByteStream::new(stream))
         .await;
     let mut conn = match Arc::try_unwrap(shared) {
         Ok(mutex) => mutex.into_inner().unwrap_or_else(PoisonError::into_inner),
@@ -355,7 +355,7 @@ async fn send(
         compress,
         limiter: options.limiter.clone(),
     };
-    let stats = conn.send_stream(&mut stream, &config).await?;
+    let stats = conn.send_byte_stream(&mut stream, &config).await?;
     tracing::debug!(
         bytes = stats.bytes,
         wire_bytes = stats.wire_bytes,

@@ -222,7 +222,8 @@ fn plain_payload(buf: &PooledBuf) -> &[u8] {
     buf.whole().get(HEADER_LEN..).unwrap_or_default()
 }
 
-fn error_frame(message: &str) -> Result<Vec<u8>> {
+/// An error trailer of class temporary carrying `message`.
+pub(crate) fn error_frame(message: &str) -> Result<Vec<u8>> {
     let json = serde_json::to_vec(&RemoteError::new(ErrorClass::Temporary, message))
         .map_err(|e| RpcError::Protocol(e.to_string()))?;
     frame::encode_frame(

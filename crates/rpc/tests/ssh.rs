@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-use zferry_repl::endpoint::{Endpoint, Receiver};
+use zferry_repl::endpoint::{ByteStream, Endpoint, Receiver};
 use zferry_rpc::ClientIdentity;
 use zferry_rpc::transport::ssh::SshClient;
 use zferry_rpc::transport::stdinserver::StdinserverServer;
@@ -151,7 +151,7 @@ async fn ssh_stdinserver_yields_the_forced_identity_and_carries_a_stream() {
     remote
         .receive(
             receive_request("pool/fs"),
-            Box::pin(std::io::Cursor::new(data.clone())),
+            ByteStream::new(std::io::Cursor::new(data.clone())),
         )
         .await
         .expect("receive over ssh");

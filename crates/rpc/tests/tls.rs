@@ -6,7 +6,7 @@ use common::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use zferry_repl::endpoint::{Endpoint, Receiver};
+use zferry_repl::endpoint::{ByteStream, Endpoint, Receiver};
 use zferry_rpc::certs;
 use zferry_rpc::transport::tls::{
     TlsClient, TlsClientOptions, TlsIdentityFiles, TlsServer, TlsServerOptions, Trust,
@@ -134,7 +134,7 @@ async fn ca_signed_client_is_identified_by_its_common_name() {
     s.remote
         .receive(
             receive_request("pool/fs"),
-            Box::pin(std::io::Cursor::new(data.clone())),
+            ByteStream::new(std::io::Cursor::new(data.clone())),
         )
         .await
         .expect("receive over tls");

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use std::sync::Arc;
 use tokio::io::AsyncReadExt;
-use zferry_repl::endpoint::{Endpoint, ErrorKind, Receiver, Sender};
+use zferry_repl::endpoint::{ByteStream, Endpoint, ErrorKind, Receiver, Sender};
 use zferry_rpc::ClientIdentity;
 use zferry_rpc::transport::clientmap::ClientMap;
 use zferry_rpc::transport::local::{LocalClient, LocalServer};
@@ -36,7 +36,7 @@ async fn tcp_yields_the_mapped_identity_and_carries_a_stream() {
     let received = remote
         .receive(
             receive_request("pool/fs"),
-            Box::pin(std::io::Cursor::new(data.clone())),
+            ByteStream::new(std::io::Cursor::new(data.clone())),
         )
         .await
         .expect("receive");
@@ -83,7 +83,7 @@ async fn sink_error_mid_stream_reaches_the_pushing_client() {
     let err = remote
         .receive(
             receive_request("pool/fs"),
-            Box::pin(std::io::Cursor::new(test_data(64 << 20))),
+            ByteStream::new(std::io::Cursor::new(test_data(64 << 20))),
         )
         .await
         .expect_err("sink fails");
@@ -107,7 +107,7 @@ async fn local_transport_yields_the_stated_identity() {
     remote
         .receive(
             receive_request("pool/a/b"),
-            Box::pin(std::io::Cursor::new(data.clone())),
+            ByteStream::new(std::io::Cursor::new(data.clone())),
         )
         .await
         .expect("receive");
@@ -181,8 +181,7 @@ async fn source_filter_is_enforced() {
     let denied = remote
         .send(send_request("pool/secret"))
         .await
-        .err()
-        .expect("filtered");
+        .expect_err("filtered");
     assert_eq!(denied.kind, ErrorKind::AccessDenied);
     assert!(
         !log.calls().iter().any(|c| c.contains("secret")),
@@ -252,7 +251,7 @@ async fn bandwidth_limit_is_shared_by_the_streams_of_a_job() {
             remote
                 .receive(
                     receive_request(&format!("pool/fs{i}")),
-                    Box::pin(std::io::Cursor::new(test_data(6 << 20))),
+                    ByteStream::new(std::io::Cursor::new(test_data(6 << 20))),
                 )
                 .await
         })

@@ -1,10 +1,11 @@
 //! `zfs send`: streams as `AsyncRead`, and dry-run size estimates.
 
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, ReadBuf};
-use tokio::process::ChildStdout;
+use tokio::net::unix::pipe;
 
 use crate::command::CommandLine;
 use crate::driver::Zfs;
@@ -153,8 +154,9 @@ pub struct SendEstimate {
 #[derive(Debug)]
 pub struct SendStream {
     process: ChildProcess,
-    /// `None` after [`SendStream::wait`] closed it.
-    stdout: Option<ChildStdout>,
+    /// The read end of the child's stdout; `None` after [`SendStream::wait`] closed it. Shared
+    /// only with short-lived users of [`SendStream::pipe`].
+    stdout: Option<Arc<pipe::Receiver>>,
 }
 
 impl SendStream {
@@ -180,17 +182,35 @@ impl SendStream {
     pub fn command(&self) -> &str {
         &self.process.command
     }
+
+    /// The pipe the stream is read from, for consumers that move its bytes with `splice(2)`
+    /// instead of reading them. Weak, so that it never keeps the pipe open on its own: once the
+    /// stream is waited for or dropped, it no longer upgrades. Whoever splices from it must
+    /// still read this stream once the pipe is exhausted, so that its end is checked.
+    pub fn pipe(&self) -> Option<Weak<pipe::Receiver>> {
+        self.stdout.as_ref().map(Arc::downgrade)
+    }
 }
 
 impl AsyncRead for SendStream {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        match self.stdout.as_mut() {
-            Some(out) => Pin::new(out).poll_read(cx, buf),
-            None => Poll::Ready(Ok(())),
+        let Some(out) = self.stdout.as_ref() else {
+            return Poll::Ready(Ok(()));
+        };
+        loop {
+            ready!(out.poll_read_ready(cx))?;
+            match out.try_read(buf.initialize_unfilled()) {
+                Ok(n) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
         }
     }
 }
@@ -210,9 +230,16 @@ impl Zfs {
                 source: std::io::Error::other("child has no stdout"),
             })?;
         enlarge_pipe(&stdout);
+        let stdout = stdout
+            .into_owned_fd()
+            .and_then(pipe::Receiver::from_owned_fd)
+            .map_err(|source| ZfsError::Io {
+                command: line.display(),
+                source,
+            })?;
         Ok(SendStream {
             process,
-            stdout: Some(stdout),
+            stdout: Some(Arc::new(stdout)),
         })
     }
 

@@ -461,13 +461,18 @@ impl Sender for LocalSender {
         let (ds, versions, zfs_request, flags) = self.prepare(&request).await?;
         self.protect(&ds, &versions, &request).await?;
         let stream = self.zfs.send(&zfs_request).await.map_err(zfs_error)?;
+        let pipe = stream.pipe();
+        let mut stream = ByteStream::new(SendReader::new(stream));
+        if let Some(pipe) = pipe {
+            stream = stream.with_pipe(pipe);
+        }
         Ok((
             SendResponse {
                 resumed: request.resume_token.is_some(),
                 flags,
                 expected_bytes: None,
             },
-            Box::pin(SendReader::new(stream)),
+            stream,
         ))
     }
 

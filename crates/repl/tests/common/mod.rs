@@ -317,7 +317,7 @@ impl Sender for FaultySender {
         let cut = self.faults.cut_after.lock().unwrap().take();
         Ok((
             response,
-            Box::pin(Cut {
+            ByteStream::new(Cut {
                 inner: stream,
                 left: cut,
                 delivered: Arc::clone(&self.faults.delivered),
@@ -366,7 +366,7 @@ impl AsyncRead for Cut {
             .left
             .map_or(buf.remaining(), |l| buf.remaining().min(l as usize));
         let mut small = ReadBuf::new(buf.initialize_unfilled_to(limit));
-        let result = self.inner.as_mut().poll_read(cx, &mut small);
+        let result = Pin::new(&mut self.inner).poll_read(cx, &mut small);
         let n = small.filled().len();
         buf.advance(n);
         if let Some(l) = self.left.as_mut() {

@@ -23,8 +23,45 @@ use std::pin::Pin;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// A connected duplex byte stream.
-pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
+pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {
+    /// The socket under the stream, when bytes written to the stream reach it unchanged and
+    /// unbuffered (plain tcp, unix sockets): the data path may then `splice(2)` a pipe into it.
+    fn raw_socket(&self) -> Option<RawSocket<'_>> {
+        None
+    }
+}
+
+/// A socket that carries a [`Stream`]'s bytes as they are.
+pub enum RawSocket<'a> {
+    /// A tcp connection.
+    Tcp(&'a tokio::net::TcpStream),
+    /// A unix socket connection.
+    Unix(&'a tokio::net::UnixStream),
+}
+
+impl Stream for tokio::net::TcpStream {
+    fn raw_socket(&self) -> Option<RawSocket<'_>> {
+        Some(RawSocket::Tcp(self))
+    }
+}
+
+impl Stream for tokio::net::UnixStream {
+    fn raw_socket(&self) -> Option<RawSocket<'_>> {
+        Some(RawSocket::Unix(self))
+    }
+}
+
+impl Stream for tokio::io::DuplexStream {}
+/// Buffered: bytes written may wait in user memory, so no raw socket is offered.
+impl<S: Stream> Stream for tokio::io::BufReader<S> {}
+impl<S: Stream> Stream for tokio_rustls::client::TlsStream<S> {}
+impl<S: Stream> Stream for tokio_rustls::server::TlsStream<S> {}
+
+impl Stream for Box<dyn Stream> {
+    fn raw_socket(&self) -> Option<RawSocket<'_>> {
+        (**self).raw_socket()
+    }
+}
 
 /// A boxed [`Stream`], what every transport hands out.
 pub type BoxStream = Box<dyn Stream>;

@@ -165,6 +165,8 @@ impl AsyncRead for SshStream {
     }
 }
 
+impl super::Stream for SshStream {}
+
 impl AsyncWrite for SshStream {
     fn poll_write(
         mut self: Pin<&mut Self>,

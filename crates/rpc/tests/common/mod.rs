@@ -191,7 +191,7 @@ impl Sender for MockSender {
                 flags: StreamFlags::default(),
                 expected_bytes: Some(data.len() as u64),
             },
-            Box::pin(std::io::Cursor::new(data.as_ref().clone())),
+            ByteStream::new(std::io::Cursor::new(data.as_ref().clone())),
         ))
     }
     async fn send_completed(&self, r: SendCompletedRequest) -> Result<(), EndpointError> {
@@ -252,11 +252,24 @@ pub fn serve<L: zferry_rpc::transport::Listener + 'static>(
     listener: L,
     service: zferry_rpc::server::Service,
 ) -> tokio::sync::oneshot::Sender<()> {
+    serve_with(
+        listener,
+        service,
+        zferry_rpc::server::ServerOptions::default(),
+    )
+}
+
+/// [`serve`] with the given options.
+pub fn serve_with<L: zferry_rpc::transport::Listener + 'static>(
+    listener: L,
+    service: zferry_rpc::server::Service,
+    options: zferry_rpc::server::ServerOptions,
+) -> tokio::sync::oneshot::Sender<()> {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(zferry_rpc::server::serve(
         listener,
         service,
-        zferry_rpc::server::ServerOptions::default(),
+        options,
         async move {
             let _ = stopped.await;
         },
