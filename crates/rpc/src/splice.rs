@@ -16,11 +16,11 @@
 //! [`crate::transport::Stream::raw_socket`]), the stream offers its pipe, and the stream is not
 //! compressed; everything else takes the copying path.
 
-use crate::conn::{Connection, Inbound, Outbound};
+use crate::conn::{Connection, Outbound};
 use crate::error::{Result, RpcError};
 use crate::frame::{self, FrameKind, HEADER_LEN};
 use crate::handshake::FEATURE_ZSTD;
-use crate::stream::{StreamConfig, StreamStats, error_frame};
+use crate::stream::{StreamConfig, StreamStats, end_stream, error_frame, watching_receiver};
 use crate::transport::RawSocket;
 use rustix::event::{PollFd, PollFlags, Timespec};
 use std::io;
@@ -268,7 +268,7 @@ impl Connection {
         };
         let capacity = rustix::pipe::fcntl_getpipe_size(pipe.as_fd()).unwrap_or(64 << 10);
         let target = capacity.clamp(1, frame::MAX_DATA_FRAME);
-        let (out, _, mut inbound) = self.parts();
+        let (out, _, inbound) = self.parts();
         let pump = async {
             let mut stats = StreamStats::default();
             let lease = Lease::take(out).await?;
@@ -299,27 +299,9 @@ impl Connection {
                 }
                 return Err(e);
             }
-            let end = frame::encode_frame(FrameKind::End, &stats.bytes.to_be_bytes())?;
-            out.send(Outbound::Bytes(end))
-                .await
-                .map_err(|_| RpcError::Closed)?;
-            Ok(stats)
+            end_stream(out, stats).await
         };
-        let result = tokio::select! {
-            biased;
-            interrupt = inbound.recv() => Err(match interrupt {
-                Ok(Inbound::Error(e)) => RpcError::Remote(e),
-                Ok(other) => RpcError::Protocol(format!(
-                    "the receiver sent {} in the middle of a data stream", other.describe()
-                )),
-                Err(e) => e,
-            }),
-            done = pump => done,
-        };
-        match result {
-            Err(RpcError::Closed) => Err(inbound.failure()),
-            other => other,
-        }
+        watching_receiver(inbound, pump).await
     }
 }
 

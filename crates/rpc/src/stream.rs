@@ -14,7 +14,7 @@
 //! After a stream that ended in an error, the connection is out of step and must be dropped.
 
 use crate::bandwidth::BandwidthLimiter;
-use crate::conn::{Connection, Inbound, Outbound};
+use crate::conn::{Connection, Inbound, InboundPart, Outbound};
 use crate::error::{ErrorClass, RemoteError, Result, RpcError};
 use crate::frame::{self, FrameKind, HEADER_LEN};
 use crate::handshake::FEATURE_ZSTD;
@@ -58,7 +58,7 @@ impl Connection {
         config: &StreamConfig,
     ) -> Result<StreamStats> {
         let compress = config.compress && self.features() & FEATURE_ZSTD != 0;
-        let (out, pool, mut inbound) = self.parts();
+        let (out, pool, inbound) = self.parts();
         let pump = async {
             let mut compressor = if compress {
                 Some(
@@ -96,27 +96,9 @@ impl Connection {
                     .await
                     .map_err(|_| RpcError::Closed)?;
             }
-            let end = frame::encode_frame(FrameKind::End, &stats.bytes.to_be_bytes())?;
-            out.send(Outbound::Bytes(end))
-                .await
-                .map_err(|_| RpcError::Closed)?;
-            Ok(stats)
+            end_stream(out, stats).await
         };
-        let result = tokio::select! {
-            biased;
-            interrupt = inbound.recv() => Err(match interrupt {
-                Ok(Inbound::Error(e)) => RpcError::Remote(e),
-                Ok(other) => RpcError::Protocol(format!(
-                    "the receiver sent {} in the middle of a data stream", other.describe()
-                )),
-                Err(e) => e,
-            }),
-            done = pump => done,
-        };
-        match result {
-            Err(RpcError::Closed) => Err(inbound.failure()),
-            other => other,
-        }
+        watching_receiver(inbound, pump).await
     }
 
     /// Receives a data stream into `sink` until its end frame.
@@ -160,6 +142,42 @@ impl Connection {
     /// Dropping it before the end tells the sender that the receiving side gave up.
     pub fn into_incoming(self, config: StreamConfig) -> IncomingStream {
         IncomingStream::new(Arc::new(Mutex::new(self)), config, true)
+    }
+}
+
+/// Sends the end frame of a stream that moved `stats.bytes`.
+pub(crate) async fn end_stream(
+    out: &tokio::sync::mpsc::Sender<Outbound>,
+    stats: StreamStats,
+) -> Result<StreamStats> {
+    let end = frame::encode_frame(FrameKind::End, &stats.bytes.to_be_bytes())?;
+    out.send(Outbound::Bytes(end))
+        .await
+        .map_err(|_| RpcError::Closed)?;
+    Ok(stats)
+}
+
+/// Runs the sending side of a stream (`pump`) while watching the connection: an error trailer
+/// from the receiver stops it at once and becomes its error, and a closed connection reports
+/// why it closed.
+pub(crate) async fn watching_receiver<T>(
+    mut inbound: InboundPart<'_>,
+    pump: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    let result = tokio::select! {
+        biased;
+        interrupt = inbound.recv() => Err(match interrupt {
+            Ok(Inbound::Error(e)) => RpcError::Remote(e),
+            Ok(other) => RpcError::Protocol(format!(
+                "the receiver sent {} in the middle of a data stream", other.describe()
+            )),
+            Err(e) => e,
+        }),
+        done = pump => done,
+    };
+    match result {
+        Err(RpcError::Closed) => Err(inbound.failure()),
+        other => other,
     }
 }
 
