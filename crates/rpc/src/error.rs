@@ -79,7 +79,15 @@ pub enum RpcError {
 
 impl RpcError {
     /// Wraps an I/O error with what we were doing.
+    ///
+    /// A TLS alert by which the peer refused our certificate (it arrives on the first read
+    /// after the handshake) becomes [`RpcError::Denied`]: retrying cannot help.
     pub fn io(context: &'static str, err: std::io::Error) -> Self {
+        if let Some(alert) = refusal_alert(&err) {
+            return RpcError::Denied(format!(
+                "the peer refused our tls certificate ({context}: alert {alert:?})"
+            ));
+        }
         RpcError::Io {
             context,
             kind: err.kind(),
@@ -112,6 +120,24 @@ impl RpcError {
                 other.to_string(),
             ),
         }
+    }
+}
+
+/// The alert of a peer that refused our certificate or identity, if `err` carries one.
+fn refusal_alert(err: &std::io::Error) -> Option<rustls::AlertDescription> {
+    use rustls::AlertDescription as A;
+    match err.get_ref()?.downcast_ref::<rustls::Error>()? {
+        rustls::Error::AlertReceived(
+            alert @ (A::BadCertificate
+            | A::UnsupportedCertificate
+            | A::CertificateRevoked
+            | A::CertificateExpired
+            | A::CertificateUnknown
+            | A::CertificateRequired
+            | A::UnknownCA
+            | A::AccessDenied),
+        ) => Some(*alert),
+        _ => None,
     }
 }
 

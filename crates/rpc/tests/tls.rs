@@ -6,7 +6,7 @@ use common::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use zferry_repl::endpoint::{ByteStream, Endpoint, Receiver};
+use zferry_repl::endpoint::{ByteStream, Endpoint, ErrorKind, Receiver};
 use zferry_rpc::certs;
 use zferry_rpc::transport::tls::{
     TlsClient, TlsClientOptions, TlsIdentityFiles, TlsServer, TlsServerOptions, Trust,
@@ -148,14 +148,21 @@ async fn ca_signed_client_is_identified_by_its_common_name() {
 #[tokio::test]
 async fn client_of_another_ca_is_refused() {
     let s = ca_scenario("backup-server", "laptop", true).await;
-    assert!(s.remote.ping().await.is_err());
+    let err = s.remote.ping().await.expect_err("foreign ca");
+    assert_eq!(err.kind, ErrorKind::AccessDenied, "not retried: {err:?}");
+    assert!(err.message.contains("UnknownCA"), "{err:?}");
     assert!(s.log.calls().is_empty());
 }
 
 #[tokio::test]
 async fn client_cn_not_listed_is_refused() {
     let s = ca_scenario("backup-server", "desktop", false).await;
-    assert!(s.remote.ping().await.is_err());
+    let err = s.remote.ping().await.expect_err("cn not listed");
+    assert_eq!(err.kind, ErrorKind::AccessDenied, "not retried: {err:?}");
+    assert!(
+        err.message.contains("CN \"desktop\"") && err.message.contains("client_cns"),
+        "the client learns why: {err:?}"
+    );
     assert!(s.log.calls().is_empty());
 }
 
@@ -211,7 +218,8 @@ async fn pinned_certificate_mismatch_is_refused_both_ways() {
         c.files.clone(),
         "host-b",
     ));
-    assert!(impostor.ping().await.is_err());
+    let err = impostor.ping().await.expect_err("impostor");
+    assert_eq!(err.kind, ErrorKind::AccessDenied, "{err:?}");
     // The genuine client pinning the wrong server certificate refuses the server.
     let misled = client(tls_client(
         &addr,
@@ -219,7 +227,9 @@ async fn pinned_certificate_mismatch_is_refused_both_ways() {
         a.files.clone(),
         "host-b",
     ));
-    assert!(misled.ping().await.is_err());
+    let err = misled.ping().await.expect_err("misled");
+    assert_eq!(err.kind, ErrorKind::Permanent, "{err:?}");
+    assert!(err.message.contains("invalid peer certificate"), "{err:?}");
     assert!(log.calls().is_empty());
 }
 
@@ -243,6 +253,8 @@ async fn a_peer_presenting_our_own_identity_is_refused() {
         b.files.clone(),
         "host-b",
     ));
-    assert!(twin.ping().await.is_err());
+    let err = twin.ping().await.expect_err("twin");
+    assert!(!err.is_temporary(), "{err:?}");
+    assert!(err.message.contains("our own identity"), "{err:?}");
     assert!(log.calls().is_empty());
 }

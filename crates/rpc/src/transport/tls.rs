@@ -14,6 +14,7 @@
 
 use super::tcp::{TcpClient, TcpServer};
 use super::{Accepted, BoxStream, Connector, Incoming, Listener};
+use crate::conn::{ConnOptions, refuse};
 use crate::error::{Result, RpcError};
 use crate::identity::ClientIdentity;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -342,16 +343,22 @@ impl Listener for TlsServer {
                 .and_then(|c| c.first())
                 .ok_or_else(|| RpcError::Denied(format!("{addr} presented no certificate")))?
                 .clone();
-            if presented.as_ref() == own.as_ref() {
-                return Err(RpcError::Denied(format!(
-                    "{addr} presents our own identity"
-                )));
-            }
             let cn = common_name(&presented)?;
-            if !client_cns.is_empty() && !client_cns.contains(&cn) {
-                return Err(RpcError::Denied(format!(
+            let refusal = if presented.as_ref() == own.as_ref() {
+                Some(format!("{addr} presents this server's own identity"))
+            } else if !client_cns.is_empty() && !client_cns.contains(&cn) {
+                Some(format!(
                     "client certificate CN {cn:?} from {addr} is not in client_cns"
-                )));
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = refusal {
+                // The certificate itself was acceptable, so the session is up: say no in
+                // protocol terms, so that the client learns why and does not retry.
+                let err = RpcError::Denied(why);
+                refuse(tls, &ConnOptions::default(), &err).await;
+                return Err(err);
             }
             Ok(Accepted {
                 stream: Box::new(tls) as BoxStream,
