@@ -15,11 +15,22 @@ use tokio::net::unix::pipe;
 /// Something told how many bytes of a stream have moved on.
 pub type ProgressObserver = Arc<dyn Fn(u64) + Send + Sync>;
 
+/// Tells a stream's producer why its consumer gave up on the stream.
+///
+/// A producer on the far side of a connection (a source serving a pull) otherwise learns only
+/// that the stream was dropped early. Dropping an unused report is allowed: it then says just
+/// that, if the stream had not ended.
+pub trait FailureReport: Send {
+    /// Sends `message` to the producer (once; nothing if the stream had ended).
+    fn report(self: Box<Self>, message: &str);
+}
+
 /// A `zfs send` byte stream handed between the endpoints and the engine.
 pub struct ByteStream {
     reader: Pin<Box<dyn AsyncRead + Send>>,
     pipe: Option<Weak<pipe::Receiver>>,
     observers: Vec<ProgressObserver>,
+    failure_report: Option<Box<dyn FailureReport>>,
 }
 
 impl ByteStream {
@@ -29,7 +40,20 @@ impl ByteStream {
             reader: Box::pin(reader),
             pipe: None,
             observers: Vec::new(),
+            failure_report: None,
         }
+    }
+
+    /// Attaches the way to tell the producer why the stream was given up.
+    pub fn with_failure_report(mut self, report: Box<dyn FailureReport>) -> Self {
+        self.failure_report = Some(report);
+        self
+    }
+
+    /// Takes the stream's [`FailureReport`], if it has one: whoever hands the stream to a consumer
+    /// keeps it, and reports the consumer's error after the consumer has dropped the stream.
+    pub fn take_failure_report(&mut self) -> Option<Box<dyn FailureReport>> {
+        self.failure_report.take()
     }
 
     /// Declares that the reader reads `pipe` and nothing else, without reading ahead, so that a
@@ -85,6 +109,7 @@ impl std::fmt::Debug for ByteStream {
         f.debug_struct("ByteStream")
             .field("pipe", &self.pipe().is_some())
             .field("observers", &self.observers.len())
+            .field("failure_report", &self.failure_report.is_some())
             .finish()
     }
 }

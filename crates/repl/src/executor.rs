@@ -672,18 +672,19 @@ async fn run_step(
     step_index: usize,
 ) -> Result<(), EndpointError> {
     let request = send_request(&path, &step);
-    let (response, stream) = sender.send(request.clone()).await?;
+    let (response, mut stream) = sender.send(request.clone()).await?;
     progress.with_step(fs, step_index, |s| {
         s.resumed = response.resumed;
         if s.bytes_expected.is_none() {
             s.bytes_expected = response.expected_bytes;
         }
     });
+    let failure_report = stream.take_failure_report();
     let observed = progress.clone();
     let counted = stream.observe(Arc::new(move |bytes| {
         observed.with_step(fs, step_index, |s| s.bytes_replicated += bytes);
     }));
-    receiver
+    let received = receiver
         .receive(
             ReceiveRequest {
                 filesystem: path,
@@ -695,7 +696,13 @@ async fn run_step(
             },
             counted,
         )
-        .await?;
+        .await;
+    if let (Err(e), Some(report)) = (&received, failure_report) {
+        // The sender (a source across a connection) learns why, not just that the stream was
+        // dropped.
+        report.report(&e.message);
+    }
+    received?;
     sender
         .send_completed(SendCompletedRequest { request })
         .await

@@ -173,8 +173,7 @@ impl Sender for RemoteEndpoint {
         });
         let response = exchange(&mut conn, &request).await.map_err(to_endpoint)?;
         let started = expect!(response, Response::SendStarted(v) => v)?;
-        let stream = conn.into_incoming(self.stream_config(false));
-        Ok((started, ByteStream::new(stream)))
+        Ok((started, conn.into_byte_stream(self.stream_config(false))))
     }
 
     async fn send_completed(&self, request: SendCompletedRequest) -> Result<(), EndpointError> {

@@ -314,7 +314,7 @@ async fn receive(
     };
     // The connection is lent to the stream and taken back once the receiver is done with it.
     let shared = Arc::new(Mutex::new(conn));
-    let stream = IncomingStream::new(shared.clone(), config, false);
+    let stream = IncomingStream::new(shared.clone(), config);
     let result = receiver
         .receive(stream_request.request, ByteStream::new(stream))
         .await;

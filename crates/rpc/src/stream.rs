@@ -20,12 +20,17 @@ use crate::frame::{self, FrameKind, HEADER_LEN};
 use crate::handshake::FEATURE_ZSTD;
 use crate::pool::PooledBuf;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use zferry_repl::bytestream::FailureReport;
+use zferry_repl::endpoint::ByteStream;
 
 /// The longest a data frame waits to fill up once its first byte has arrived.
 const MAX_FRAME_DELAY: std::time::Duration = std::time::Duration::from_millis(50);
+/// How long the receiving side keeps reading after it told the sender to stop.
+const DRAIN_AFTER_ABORT: std::time::Duration = std::time::Duration::from_secs(2);
 /// zstd level for stream compression: fast, since the link is the bottleneck we try to widen.
 const ZSTD_LEVEL: i32 = 1;
 
@@ -139,9 +144,21 @@ impl Connection {
     }
 
     /// Turns the connection into an [`AsyncRead`] of the data stream that comes next.
-    /// Dropping it before the end tells the sender that the receiving side gave up.
     pub fn into_incoming(self, config: StreamConfig) -> IncomingStream {
-        IncomingStream::new(Arc::new(Mutex::new(self)), config, true)
+        IncomingStream::new(Arc::new(Mutex::new(self)), config)
+    }
+
+    /// Turns the connection into the [`ByteStream`] that comes next, with a [`FailureReport`]
+    /// that sends the consumer's error to the sender. If the stream is dropped before its end
+    /// and the report is never used, the sender is told that the receiving side gave up.
+    pub fn into_byte_stream(self, config: StreamConfig) -> ByteStream {
+        let incoming = self.into_incoming(config);
+        let report = AbortTrailer {
+            conn: incoming.conn.clone(),
+            ended: incoming.ended.clone(),
+            sent: false,
+        };
+        ByteStream::new(incoming).with_failure_report(Box::new(report))
     }
 }
 
@@ -323,14 +340,13 @@ pub struct IncomingStream {
     pos: usize,
     wait: Option<Pin<Box<tokio::time::Sleep>>>,
     config: StreamConfig,
-    done: bool,
-    abort_on_drop: bool,
+    /// Set once the end frame has been read.
+    ended: Arc<AtomicBool>,
 }
 
 impl IncomingStream {
-    /// Reads the next data stream of a shared connection. With `abort_on_drop`, dropping the
-    /// stream before its end sends an error trailer to the sender.
-    pub fn new(conn: Arc<Mutex<Connection>>, config: StreamConfig, abort_on_drop: bool) -> Self {
+    /// Reads the next data stream of a shared connection.
+    pub fn new(conn: Arc<Mutex<Connection>>, config: StreamConfig) -> Self {
         IncomingStream {
             conn,
             decoder: FrameDecoder::default(),
@@ -339,14 +355,13 @@ impl IncomingStream {
             pos: 0,
             wait: None,
             config,
-            done: false,
-            abort_on_drop,
+            ended: Arc::new(AtomicBool::new(false)),
         }
     }
 
     /// Whether the end frame has been read.
     pub fn is_done(&self) -> bool {
-        self.done
+        self.ended.load(Ordering::Acquire)
     }
 
     /// Bytes received so far.
@@ -355,14 +370,48 @@ impl IncomingStream {
     }
 }
 
-impl Drop for IncomingStream {
-    fn drop(&mut self) {
-        if self.abort_on_drop && !self.done {
-            lock(&self.conn).try_send_error(&RemoteError::new(
-                ErrorClass::Permanent,
-                "the receiving side closed the stream before its end",
-            ));
+/// Tells the sender of an incoming stream why the receiving side gave up on it: with the
+/// consumer's message when it is reported, with a generic one when it is dropped unused. Nothing
+/// once the stream has ended.
+struct AbortTrailer {
+    conn: Arc<Mutex<Connection>>,
+    ended: Arc<AtomicBool>,
+    sent: bool,
+}
+
+impl AbortTrailer {
+    fn send(&mut self, message: &str) {
+        if self.sent || self.ended.load(Ordering::Acquire) {
+            return;
         }
+        self.sent = true;
+        lock(&self.conn).try_send_error(&RemoteError::new(ErrorClass::Permanent, message));
+        // Keep reading what the sender still has in flight for a moment, so that closing does
+        // not reset the connection before the sender has read the trailer.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let conn = self.conn.clone();
+            runtime.spawn(async move {
+                let drain = async {
+                    while std::future::poll_fn(|cx| lock(&conn).poll_recv(cx))
+                        .await
+                        .is_ok()
+                    {}
+                };
+                let _ = tokio::time::timeout(DRAIN_AFTER_ABORT, drain).await;
+            });
+        }
+    }
+}
+
+impl FailureReport for AbortTrailer {
+    fn report(mut self: Box<Self>, message: &str) {
+        self.send(&format!("the receiving side failed: {message}"));
+    }
+}
+
+impl Drop for AbortTrailer {
+    fn drop(&mut self) {
+        self.send("the receiving side closed the stream before its end");
     }
 }
 
@@ -394,7 +443,7 @@ impl AsyncRead for IncomingStream {
                 }
                 return Poll::Ready(Ok(()));
             }
-            if this.done {
+            if this.ended.load(Ordering::Acquire) {
                 return Poll::Ready(Ok(()));
             }
             let item = match ready!(lock(&this.conn).poll_recv(cx)) {
@@ -402,7 +451,7 @@ impl AsyncRead for IncomingStream {
                 Err(e) => return Poll::Ready(Err(std::io::Error::other(e))),
             };
             match this.decoder.take(item, &mut this.stats) {
-                Ok(None) => this.done = true,
+                Ok(None) => this.ended.store(true, Ordering::Release),
                 Ok(Some(chunk)) => {
                     if let Some(limiter) = &this.config.limiter {
                         let wait = limiter.reserve(this.decoder.bytes(&chunk).len());

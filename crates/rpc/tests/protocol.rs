@@ -135,6 +135,51 @@ async fn incoming_stream_reads_as_async_read_and_ends_at_the_end_frame() {
     assert_eq!(out, data);
 }
 
+/// Consumes part of an endless stream through a [`zferry_repl::endpoint::ByteStream`] as a pull
+/// does, gives up, and returns what the sender learned.
+async fn give_up_on_a_pulled_stream(report: Option<&str>) -> RpcError {
+    let (mut a, b) = pair().await;
+    let send = async { a.send_stream(&mut Endless, &StreamConfig::default()).await };
+    let consume = async {
+        let mut stream = b.into_byte_stream(StreamConfig::default());
+        let failure = stream.take_failure_report();
+        let mut buf = vec![0u8; 3 << 20];
+        stream.read_exact(&mut buf).await.expect("first bytes");
+        drop(stream);
+        if let (Some(failure), Some(message)) = (failure, report) {
+            failure.report(message);
+        }
+    };
+    let (sent, ()) = tokio::join!(send, consume);
+    sent.expect_err("the receiving side gave up")
+}
+
+#[tokio::test]
+async fn a_pulling_consumer_s_error_reaches_the_sender_in_its_own_words() {
+    let err =
+        give_up_on_a_pulled_stream(Some("cannot receive new filesystem stream: out of space"))
+            .await;
+    let RpcError::Remote(remote) = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(
+        remote.message,
+        "the receiving side failed: cannot receive new filesystem stream: out of space"
+    );
+}
+
+#[tokio::test]
+async fn a_stream_dropped_without_a_report_still_stops_the_sender() {
+    let err = give_up_on_a_pulled_stream(None).await;
+    let RpcError::Remote(remote) = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(
+        remote.message,
+        "the receiving side closed the stream before its end"
+    );
+}
+
 /// Yields zeros forever.
 struct Endless;
 impl tokio::io::AsyncRead for Endless {
