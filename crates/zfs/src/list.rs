@@ -54,6 +54,10 @@ pub struct DatasetInfo {
     pub key_status: Option<KeyStatus>,
     /// `snapshots_changed` (Unix seconds) where this ZFS provides it.
     pub snapshots_changed: Option<i64>,
+    /// `written`: bytes written since the most recent snapshot (all referenced bytes when there
+    /// is none). Real ZFS counts only synced transaction groups, so a change of the last few
+    /// seconds may not show yet.
+    pub written: Option<u64>,
 }
 
 impl DatasetInfo {
@@ -153,6 +157,7 @@ impl Zfs {
             "encryptionroot",
             "keystatus",
             "snapshots_changed",
+            "written",
         ];
         let build = |props: &str| {
             let mut line = CommandLine::zfs([
@@ -208,6 +213,9 @@ impl Zfs {
             let snapshots_changed = get("snapshots_changed")
                 .map(|v| parse_num(&line, "snapshots_changed", v))
                 .transpose()?;
+            let written = get("written")
+                .map(|v| parse_num(&line, "written", v))
+                .transpose()?;
             result.push(DatasetInfo {
                 path,
                 kind,
@@ -218,6 +226,7 @@ impl Zfs {
                 encryption_root: get("encryptionroot").map(DatasetPath::new).transpose()?,
                 key_status,
                 snapshots_changed,
+                written,
             });
         }
         Ok(result)

@@ -320,7 +320,7 @@ impl Endpoint for LocalReceiver {
                 is_placeholder: d.placeholder,
                 resume,
                 encrypted: d.is_encrypted(),
-                written: None,
+                written: d.written,
             });
         }
         Ok(out)

@@ -105,6 +105,7 @@ fn run(args: &[String]) -> Result<u8> {
         "destroy" => destroy(&sim, rest),
         "list" => cmd_list(&sim, rest),
         "get" => cmd_get(&sim, rest),
+        "sync" => sync(&sim, rest),
         other => Err(SimError::usage(format!(
             "unrecognized command '{other}'\nusage: zpool command args ..."
         ))),
@@ -172,6 +173,18 @@ fn create(sim: &Sim, args: &[String]) -> Result<u8> {
         st.datasets.insert(name.clone(), d);
         Ok(())
     })?;
+    Ok(0)
+}
+
+/// `zpool sync [pool ...]`: the simulator's state is always on disk; only the names are checked.
+fn sync(sim: &Sim, args: &[String]) -> Result<u8> {
+    let o = getopt::parse(args, "", "usage:\n\tsync [pool] ...\n")?;
+    let (_lock, st) = sim.read()?;
+    if let Some(missing) = o.args.iter().find(|p| !st.pools.contains_key(p.as_str())) {
+        return Err(SimError::new(format!(
+            "cannot open '{missing}': no such pool"
+        )));
+    }
     Ok(0)
 }
 

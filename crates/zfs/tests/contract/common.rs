@@ -50,6 +50,17 @@ impl Env {
         ds
     }
 
+    /// The `written` property of a filesystem, as the listing reports it.
+    pub async fn written(&self, ds: &DatasetPath) -> u64 {
+        let listed = self
+            .zfs
+            .list_datasets(std::slice::from_ref(ds))
+            .await
+            .expect("list");
+        let info = listed.iter().find(|d| &d.path == ds).expect("listed");
+        info.written.expect("written is listed")
+    }
+
     /// The mountpoint of a dataset.
     pub fn mountpoint(&self, ds: &DatasetPath) -> PathBuf {
         self.t.mountpoint(ds.as_str())

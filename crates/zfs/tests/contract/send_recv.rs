@@ -170,7 +170,12 @@ async fn incremental_onto_a_modified_receiver_is_refused() {
     fixture(&env).await;
     let dst = env.ds("dst/fs");
     env.full_to(env.snap("src", "s1"), &dst).await;
+    assert_eq!(env.written(&dst).await, 0, "a fresh replica is unmodified");
     env.write(&dst, "local-change", 1000, 9);
+    // `written` counts synced transaction groups only.
+    let sync = env.t.zpool(&["sync", &env.pool]);
+    assert!(sync.status.success(), "{sync:?}");
+    assert!(env.written(&dst).await > 0, "the change shows in `written`");
     let req = SendRequest::incremental(
         SendFrom::Snapshot(env.snap("src", "s1")),
         env.snap("src", "s2"),
