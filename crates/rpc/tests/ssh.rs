@@ -6,130 +6,50 @@ mod common;
 use common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 use zferry_repl::endpoint::{ByteStream, Endpoint, Receiver};
 use zferry_rpc::ClientIdentity;
 use zferry_rpc::transport::ssh::SshClient;
 use zferry_rpc::transport::stdinserver::StdinserverServer;
+use zferry_zfs_sim::testsshd::{TestSshd, keygen};
 
 const RELAY: &str = env!("CARGO_BIN_EXE_zferry-stdinserver-relay");
 
-fn sshd_program() -> Option<PathBuf> {
-    ["/usr/sbin/sshd", "/usr/local/sbin/sshd"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-}
-
-fn keygen(path: &Path) {
-    let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", ""])
-        .arg("-f")
-        .arg(path)
-        .status()
-        .expect("ssh-keygen runs");
-    assert!(status.success());
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn user() -> String {
-    let out = Command::new("id").arg("-un").output().expect("id runs");
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
+/// sshd whose key relays to `sockdir/<identity>`, and a sink serving that socket.
 struct Sshd {
-    child: Child,
-    port: u16,
-    client_key: PathBuf,
+    sshd: TestSshd,
     sockdir: PathBuf,
     log: Arc<Log>,
-    _stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _stop: tokio::sync::oneshot::Sender<()>,
     _dir: tempfile::TempDir,
 }
 
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts sshd with a forced command relaying to `sockdir/<identity>`, and a sink serving that
-/// socket.
 fn start_sshd(identity: &str) -> Option<Sshd> {
-    let Some(program) = sshd_program() else {
-        println!("SKIPPED: no sshd installed (apt-get install openssh-server)");
-        return None;
-    };
-    // sshd insists on its privilege separation directory.
-    let _ = std::fs::create_dir_all("/run/sshd");
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    keygen(&d.join("host_key"));
-    keygen(&d.join("client_key"));
-    let sockdir = d.join("sock");
-    let public = std::fs::read_to_string(d.join("client_key.pub")).unwrap();
-    std::fs::write(
-        d.join("authorized_keys"),
-        format!(
-            "command=\"{RELAY} {} {identity}\",restrict {public}",
-            sockdir.display()
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    std::fs::write(
-        d.join("sshd_config"),
-        format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {hk}\nAuthorizedKeysFile {ak}\n\
-             PidFile {pid}\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n\
-             KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
-             PermitRootLogin prohibit-password\nLogLevel ERROR\n",
-            hk = d.join("host_key").display(),
-            ak = d.join("authorized_keys").display(),
-            pid = d.join("sshd.pid").display(),
-        ),
-    )
-    .unwrap();
-    let child = Command::new(&program)
-        .args(["-D", "-e", "-f"])
-        .arg(d.join("sshd_config"))
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("sshd starts");
-    let mut sshd = Sshd {
-        child,
-        port,
-        client_key: d.join("client_key"),
+    let sockdir = dir.path().join("sock");
+    let forced = format!("{RELAY} {} {identity}", sockdir.display());
+    let sshd = TestSshd::start(&dir.path().join("ssh"), &forced)?;
+    let listener = StdinserverServer::bind(&sockdir, &[ClientIdentity::new(identity).unwrap()])
+        .expect("sockets bound");
+    let log = Arc::new(Log::default());
+    let stop = serve(listener, sink(log.clone(), None));
+    Some(Sshd {
+        sshd,
         sockdir,
-        log: Arc::new(Log::default()),
-        _stop: None,
+        log,
+        _stop: stop,
         _dir: dir,
-    };
-    let listener =
-        StdinserverServer::bind(&sshd.sockdir, &[ClientIdentity::new(identity).unwrap()])
-            .expect("sockets bound");
-    sshd._stop = Some(serve(listener, sink(sshd.log.clone(), None)));
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(sshd);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("sshd did not come up on port {port}");
+    })
 }
 
 fn ssh_client(sshd: &Sshd, key: &Path) -> SshClient {
-    let mut c = SshClient::new("127.0.0.1", &user(), sshd.port, key.to_path_buf());
+    let mut c = SshClient::new(
+        "127.0.0.1",
+        &TestSshd::user(),
+        sshd.sshd.port,
+        key.to_path_buf(),
+    );
     c.options = vec![
         "StrictHostKeyChecking=no".into(),
         "UserKnownHostsFile=/dev/null".into(),
@@ -145,7 +65,7 @@ async fn ssh_stdinserver_yields_the_forced_identity_and_carries_a_stream() {
         return;
     };
     let log = sshd.log.clone();
-    let remote = client(ssh_client(&sshd, &sshd.client_key));
+    let remote = client(ssh_client(&sshd, &sshd.sshd.client_key));
     remote.ping().await.expect("ping over ssh");
     let data = test_data(8 << 20);
     remote

@@ -43,3 +43,4 @@ pub mod snapshot;
 pub mod state;
 pub mod stream;
 pub mod testenv;
+pub mod testsshd;
