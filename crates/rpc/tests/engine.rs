@@ -16,7 +16,9 @@ use zferry_rpc::ClientIdentity;
 use zferry_rpc::access::SourceAccess;
 use zferry_rpc::client::{ClientOptions, RemoteEndpoint};
 use zferry_rpc::server::{ServerOptions, Service, serve};
+use zferry_rpc::transport::clientmap::ClientMap;
 use zferry_rpc::transport::local::{LocalClient, LocalServer};
+use zferry_rpc::transport::tcp::{TcpClient, TcpServer};
 use zferry_zfs::{DatasetPath, Zfs, ZfsConfig};
 use zferry_zfs_sim::testenv::{TestZfs, tree_checksum, write_file};
 
@@ -149,12 +151,10 @@ async fn push_to_a_sink_lands_under_root_fs_and_identity() {
     assert_eq!(w.checksum(&replica), w.checksum(&src));
 }
 
-#[tokio::test]
-async fn pull_from_a_source_over_rpc() {
-    let w = Arc::new(World::new());
-    let src = w.source_data();
+/// A source serving `w`'s sender to the identity `backup` only.
+fn source_service(w: &Arc<World>) -> Service {
     let world = w.clone();
-    let service = Service::Source {
+    Service::Source {
         senders: Arc::new(move |id: &ClientIdentity| {
             Ok(Arc::new(world.sender(Lane::new("source", id.as_str()))) as Arc<dyn Sender>)
         }),
@@ -162,8 +162,17 @@ async fn pull_from_a_source_over_rpc() {
             clients: Some([ClientIdentity::new("backup").unwrap()].into()),
             filter: Arc::new(|_| true),
         },
-    };
-    let _stop = background(LocalServer::bind("engine-source").unwrap(), service);
+    }
+}
+
+#[tokio::test]
+async fn pull_from_a_source_over_rpc() {
+    let w = Arc::new(World::new());
+    let src = w.source_data();
+    let _stop = background(
+        LocalServer::bind("engine-source").unwrap(),
+        source_service(&w),
+    );
     let root = format!("{}/pulled", w.dst);
     let report = replicate(
         local_client("engine-source", "backup"),
@@ -179,4 +188,36 @@ async fn pull_from_a_source_over_rpc() {
         local_client("engine-source", "stranger").ping().await
     };
     assert!(stranger.is_err());
+}
+
+/// Over tcp the source splices `zfs send`'s pipe into the socket (the zero-copy path).
+#[tokio::test]
+async fn pull_over_tcp_from_a_source() {
+    let w = Arc::new(World::new());
+    let src = w.source_data();
+    let server = TcpServer::bind(
+        "127.0.0.1:0",
+        ClientMap::new([("127.0.0.1", "backup")]).unwrap(),
+    )
+    .await
+    .unwrap();
+    let address = server.local_addr().unwrap().to_string();
+    let _stop = background(server, source_service(&w));
+    let remote = Arc::new(RemoteEndpoint::new(
+        Arc::new(TcpClient {
+            address,
+            dial_timeout: std::time::Duration::from_secs(5),
+        }),
+        ClientOptions::default(),
+    ));
+    let root = format!("{}/pulled", w.dst);
+    let report = replicate(
+        remote,
+        Arc::new(w.receiver(&root, Lane::new("source", "backup"))),
+        &options(),
+        &Progress::new(),
+    )
+    .await;
+    assert!(report.succeeded(), "{report:#?}");
+    assert_eq!(w.checksum(&format!("{root}/{src}")), w.checksum(&src));
 }
