@@ -341,6 +341,27 @@ pub fn http_get(addr: &str, path: &str) -> String {
 }
 
 /// Polls `f` until it returns true (panics after `timeout`).
+/// Bytes read so far by a running `zfs receive` into `target` (its `rchar`: the stream, plus a
+/// few KiB of other reads), from `/proc`; `None` while there is no such process. Works for the
+/// simulator and for real ZFS, whose receive ioctl reads the stream on the process's behalf.
+pub fn receive_bytes_read(target: &str) -> Option<u64> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+            let receiving = args.contains(&&b"receive"[..]) && args.contains(&target.as_bytes());
+            if !receiving {
+                return None;
+            }
+            let io = std::fs::read_to_string(entry.path().join("io")).ok()?;
+            io.lines()
+                .find_map(|l| l.strip_prefix("rchar: "))
+                .and_then(|v| v.trim().parse().ok())
+        })
+}
+
 pub fn wait_until(timeout: Duration, what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !f() {
