@@ -46,8 +46,28 @@ impl Env {
             parents: true,
             ..CreateOptions::default()
         };
-        self.zfs.create(&ds, &opts).await.expect("create");
+        if let Err(e) = self.zfs.create(&ds, &opts).await {
+            // Seen once in the VM with four tests at once: the dataset is created but its
+            // mount fails with EBUSY. The cases need it mounted, not this race, so mount again.
+            assert!(
+                e.to_string()
+                    .contains("successfully created, but not mounted"),
+                "create: {e}"
+            );
+            self.mount_retrying(&ds);
+        }
         ds
+    }
+
+    /// `zfs mount`, retried for a few seconds while the mountpoint is busy.
+    fn mount_retrying(&self, ds: &DatasetPath) {
+        for _ in 0..20 {
+            if self.t.zfs(&["mount", ds.as_str()]).status.success() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+        panic!("{ds} stays unmountable");
     }
 
     /// The `written` property of a filesystem, as the listing reports it.
