@@ -392,10 +392,19 @@ async fn write_all_progressing<W: AsyncWrite + Unpin>(
     bytes: &[u8],
     idle: Duration,
 ) -> Result<()> {
-    let write = async {
+    written_within(idle, async {
         writer.write_all(bytes).await?;
         writer.flush().await
-    };
+    })
+    .await
+}
+
+/// Bounds the writing of one frame by the idle timeout and classifies its failure (shared by the
+/// writer task and the spliced data path, which writes while it holds the socket).
+pub(crate) async fn written_within(
+    idle: Duration,
+    write: impl Future<Output = std::io::Result<()>>,
+) -> Result<()> {
     match tokio::time::timeout(idle, write).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::WriteZero => Err(RpcError::Closed),

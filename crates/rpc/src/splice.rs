@@ -16,7 +16,7 @@
 //! [`crate::transport::Stream::raw_socket`]), the stream offers its pipe, and the stream is not
 //! compressed; everything else takes the copying path.
 
-use crate::conn::{Connection, Outbound};
+use crate::conn::{Connection, Outbound, written_within};
 use crate::error::{Result, RpcError};
 use crate::frame::{self, FrameKind, HEADER_LEN};
 use crate::handshake::FEATURE_ZSTD;
@@ -189,7 +189,7 @@ async fn next_frame(
                     ready = pipe.readable() => ready.map_err(source)?,
                     () = tokio::time::sleep(timing.heartbeat) => {
                         let beat = frame::encode_header(FrameKind::Heartbeat, 0);
-                        within(timing.idle, socket.write_all(&beat, false)).await?;
+                        written_within(timing.idle, socket.write_all(&beat, false)).await?;
                         continue;
                     }
                 }
@@ -221,18 +221,6 @@ async fn next_frame(
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(source(e)),
         }
-    }
-}
-
-/// Bounds a socket write by the idle timeout.
-async fn within(idle: Duration, write: impl Future<Output = io::Result<()>>) -> Result<()> {
-    match tokio::time::timeout(idle, write).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(RpcError::io("writing to the peer", e)),
-        Err(_) => Err(RpcError::Timeout {
-            what: "the peer to read (it stopped reading)",
-            after: idle,
-        }),
     }
 }
 
@@ -277,7 +265,7 @@ impl Connection {
                     if let Some(limiter) = &config.limiter {
                         limiter.consume(HEADER_LEN + len).await;
                     }
-                    within(timing.idle, socket.send_frame(&pipe, len)).await?;
+                    written_within(timing.idle, socket.send_frame(&pipe, len)).await?;
                     stats.bytes += len as u64;
                     stats.wire_bytes += len as u64;
                     stream.spliced(len as u64);
