@@ -166,14 +166,14 @@ pub fn for_create(
         Some(a) => Some(a.to_string()),
     };
     let has_params = req.keyformat.is_some() || req.keylocation.is_some() || req.iters.is_some();
-    if algo.is_none() {
+    let Some(algo) = algo else {
         if has_params {
             return Err(SimError::new(format!(
                 "{errpfx}: Encryption must be turned on to set encryption properties."
             )));
         }
         return Ok(None);
-    }
+    };
     if (parent_crypt.is_none() && req.keyformat.is_none())
         || (req.keylocation.is_some() && req.keyformat.is_none())
     {
@@ -181,9 +181,6 @@ pub fn for_create(
             "{errpfx}: Keyformat required for new encryption root."
         )));
     }
-    let Some(algo) = algo else {
-        return Ok(None);
-    };
     let Some(format) = req.keyformat.clone() else {
         // An encrypted child inheriting the parent's key.
         return Ok(parent_crypt.map(|pc| Crypt {

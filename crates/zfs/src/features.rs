@@ -5,6 +5,7 @@ use std::fmt;
 use crate::command::CommandLine;
 use crate::driver::Zfs;
 use crate::error::{ZfsError, ZfsErrorKind};
+use crate::name::DatasetPath;
 
 /// An OpenZFS userland version such as 2.3.2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -102,6 +103,17 @@ impl Zfs {
             bookmark_copy: version.at_least(2, 0),
             snapshots_changed: version.at_least(2, 2),
         })
+    }
+
+    /// The names of all imported pools (`zpool list -H -o name`).
+    pub async fn list_pools(&self) -> Result<Vec<DatasetPath>, ZfsError> {
+        let line = CommandLine::zpool(["list", "-H", "-o", "name"]);
+        let out = self.runner.run(&line).await?;
+        out.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| DatasetPath::new(l).map_err(ZfsError::from))
+            .collect()
     }
 
     /// The state of pool feature `feature` (e.g. `extensible_dataset`) on `pool`.

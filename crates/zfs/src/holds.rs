@@ -95,13 +95,13 @@ impl Zfs {
     /// Lists holds only of those listed snapshots whose `userrefs` is above zero (list versions
     /// with [`crate::VersionQuery::userrefs`] set), so unheld snapshots cost nothing. Returns
     /// the tags per snapshot.
-    pub async fn holds_where_referenced(
+    pub async fn holds_where_referenced<'a>(
         &self,
-        versions: &[ListedVersion],
+        versions: impl IntoIterator<Item = &'a ListedVersion>,
     ) -> Result<BTreeMap<SnapshotName, Vec<HoldTag>>, ZfsError> {
         let mut held = Vec::new();
         for v in versions
-            .iter()
+            .into_iter()
             .filter(|v| v.userrefs.is_some_and(|n| n > 0))
         {
             if let Some(name) = v.version.snapshot_name() {

@@ -57,6 +57,19 @@ pub async fn list_abstractions(
     roots: &[DatasetPath],
 ) -> Result<Vec<Entry>, EndpointError> {
     let versions = versions_of(zfs, roots, true, false).await?;
+    // One `zfs holds` for every held snapshot below the roots, then sorted out per dataset.
+    let mut holds_by_dataset: BTreeMap<DatasetPath, Vec<(SnapshotName, Vec<HoldTag>)>> =
+        BTreeMap::new();
+    for (snapshot, tags) in zfs
+        .holds_where_referenced(versions.values().flatten())
+        .await
+        .map_err(zfs_error)?
+    {
+        holds_by_dataset
+            .entry(snapshot.dataset().clone())
+            .or_default()
+            .push((snapshot, tags));
+    }
     let mut entries = Vec::new();
     for (dataset, listed) in &versions {
         let mut guid_of = BTreeMap::new();
@@ -98,11 +111,7 @@ pub async fn list_abstractions(
                 }
             }
         }
-        let holds = zfs
-            .holds_where_referenced(listed)
-            .await
-            .map_err(zfs_error)?;
-        for (snapshot, tags) in holds {
+        for (snapshot, tags) in holds_by_dataset.remove(dataset).unwrap_or_default() {
             let guid = guid_of.get(snapshot.name()).copied().unwrap_or(0);
             for tag in tags {
                 let owner = if let Some(a) = AbstractionName::parse(tag.as_str()) {

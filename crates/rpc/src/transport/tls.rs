@@ -46,6 +46,28 @@ pub enum Trust {
     Pinned(Vec<PathBuf>),
 }
 
+impl Trust {
+    /// What a `ca` file means: a file holding any CA certificate is a CA bundle (zrepl's meaning);
+    /// a file of plain certificates pins those partners.
+    pub fn from_ca_file(path: &Path) -> Result<Trust> {
+        let mut any_ca = false;
+        for der in load_certs(path)? {
+            let (_, parsed) = x509_parser::parse_x509_certificate(&der).map_err(|e| {
+                RpcError::Config(format!(
+                    "cannot parse a certificate in {}: {e}",
+                    path.display()
+                ))
+            })?;
+            any_ca |= parsed.is_ca();
+        }
+        Ok(if any_ca {
+            Trust::Ca(path.to_path_buf())
+        } else {
+            Trust::Pinned(vec![path.to_path_buf()])
+        })
+    }
+}
+
 /// Our own certificate chain and key (PEM files).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsIdentityFiles {

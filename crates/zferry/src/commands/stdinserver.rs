@@ -8,17 +8,11 @@ use anyhow::Context;
 use zferry_rpc::ClientIdentity;
 use zferry_rpc::transport::stdinserver::stdinserver_relay;
 
-use crate::config::{self, LoadOptions};
-
 /// Relays until either side closes.
 pub fn run(config_path: Option<&Path>, identity: &str) -> anyhow::Result<()> {
-    let path = config::resolve_path(config_path)?;
-    let cfg = config::load_with(&path, LoadOptions { check_certs: false })?;
+    let cfg = super::control::load_config(config_path)?;
     let identity = ClientIdentity::new(identity.to_string())?;
     let sockdir = cfg.global.serve.stdinserver.sockdir;
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
-        .block_on(stdinserver_relay(&sockdir, &identity))
+    super::control::block_on(stdinserver_relay(&sockdir, &identity))?
         .with_context(|| format!("relaying for {identity} via {}", sockdir.display()))
 }

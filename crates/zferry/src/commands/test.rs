@@ -6,24 +6,17 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use zferry_zfs::{DatasetPath, Zfs};
 
+use super::control::{block_on, load_config};
 use crate::cli::TestCommand;
-use crate::config::{self, Job, LoadOptions};
+use crate::config::Job;
 use crate::jobs::datasets::list_pools;
-
-fn block_on<F: std::future::Future>(f: F) -> anyhow::Result<F::Output> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
-        .block_on(f))
-}
 
 /// Runs the subcommand.
 pub fn run(config_path: Option<&Path>, command: &TestCommand) -> anyhow::Result<()> {
     let zfs = Zfs::default();
     match command {
         TestCommand::Filesystems { job, all, input } => {
-            let path = config::resolve_path(config_path)?;
-            let cfg = config::load_with(&path, LoadOptions { check_certs: false })?;
+            let cfg = load_config(config_path)?;
             let Some(j) = cfg.job(job) else {
                 bail!("no job named {job:?}");
             };

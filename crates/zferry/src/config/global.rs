@@ -137,6 +137,16 @@ pub enum SyslogFacility {
     Local7,
 }
 
+impl SyslogFacility {
+    /// The facility's name as written in the configuration (`local0`, `daemon`, ...).
+    pub fn name(self) -> &'static str {
+        FACILITIES
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("local0", |(name, _)| name)
+    }
+}
+
 const FACILITIES: [(&str, SyslogFacility); 20] = [
     ("kern", SyslogFacility::Kern),
     ("user", SyslogFacility::User),

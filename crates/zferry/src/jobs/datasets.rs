@@ -1,7 +1,6 @@
 //! Which datasets a job's `filesystems` filter covers: listing roots for the endpoints and the
 //! snapshotter.
 
-use tokio::process::Command;
 use zferry_zfs::{DatasetPath, Zfs};
 
 use crate::config::filesystems::FilesystemsFilter;
@@ -32,27 +31,7 @@ pub async fn filter_roots(
 
 /// All imported pools.
 pub async fn list_pools(zfs: &Zfs) -> Result<Vec<DatasetPath>, String> {
-    let config = zfs.config();
-    let mut cmd = Command::new(&config.zpool_bin);
-    cmd.args(["list", "-H", "-o", "name"]).kill_on_drop(true);
-    for (k, v) in &config.env {
-        cmd.env(k, v);
-    }
-    let out = cmd
-        .output()
-        .await
-        .map_err(|e| format!("running {}: {e}", config.zpool_bin.display()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "zpool list failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| DatasetPath::new(l.trim()).map_err(|e| format!("pool name {l:?}: {e}")))
-        .collect()
+    zfs.list_pools().await.map_err(|e| e.to_string())
 }
 
 /// The filesystems (not placeholders) the filter matches, as the snapshotter sees them.

@@ -19,15 +19,7 @@ impl JobShared {
     /// A job of `job_type` in `state`.
     pub fn new(job_type: JobType, state: JobState) -> JobShared {
         JobShared {
-            status: Mutex::new(JobStatus {
-                job_type,
-                state,
-                setup_error: None,
-                next_run_at: None,
-                replication: None,
-                pruning: None,
-                snapshotting: None,
-            }),
+            status: Mutex::new(JobStatus::new(job_type, state)),
             progress: Mutex::new(None),
         }
     }

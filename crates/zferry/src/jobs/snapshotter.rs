@@ -64,14 +64,6 @@ impl SnapshotCreator for ZfsCreator {
     }
 }
 
-fn zone_of(location: &str) -> TimeZone {
-    match location {
-        "" | "UTC" => TimeZone::UTC,
-        "Local" => TimeZone::system(),
-        name => jiff::tz::db().get(name).unwrap_or(TimeZone::UTC),
-    }
-}
-
 async fn sleep_until(at: Timestamp) {
     let wait = at.duration_since(Timestamp::now());
     if let Ok(wait) = Duration::try_from(wait) {
@@ -147,7 +139,11 @@ impl Snapshotter {
                 }
             }
             Snapshotting::Cron(c) => {
-                let zone = zone_of(&c.timestamp_location);
+                // The namer was built from the same `timestamp_location`.
+                let zone = self
+                    .namer
+                    .as_ref()
+                    .map_or(TimeZone::UTC, |n| n.zone().clone());
                 loop {
                     let next = match c.cron.schedule().next_after(Timestamp::now(), &zone) {
                         Ok(z) => z.timestamp(),

@@ -105,9 +105,8 @@ impl JobControl for JobSet {
         };
         reset.notify_waiters();
         job.shared.update(|s| {
-            if s.state != JobState::SetupFailed {
-                s.state = JobState::Idle;
-            }
+            // Only jobs whose setup succeeded can be reset (`reset` is `None` otherwise).
+            s.state = JobState::Idle;
             s.replication = None;
             s.pruning = None;
         });

@@ -35,19 +35,13 @@ pub fn outlets(configured: &[LoggingOutlet]) -> Vec<OutletConfig> {
                 level: level(s.level),
                 format: log_format(s.format),
             },
-            LoggingOutlet::Syslog(s) => {
-                let name = serde_json::to_value(s.facility)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default();
-                OutletConfig::Syslog {
-                    level: level(s.level),
-                    format: log_format(s.format),
-                    facility: facility_by_name(&name).unwrap_or(16),
-                    framing: SyslogFraming::Rfc3164,
-                    socket: PathBuf::from(DEFAULT_SYSLOG_SOCKET),
-                }
-            }
+            LoggingOutlet::Syslog(s) => OutletConfig::Syslog {
+                level: level(s.level),
+                format: log_format(s.format),
+                facility: facility_by_name(s.facility.name()).unwrap_or(16),
+                framing: SyslogFraming::Rfc3164,
+                socket: PathBuf::from(DEFAULT_SYSLOG_SOCKET),
+            },
             LoggingOutlet::Tcp(t) => OutletConfig::Tcp {
                 level: level(t.level),
                 format: log_format(t.format),

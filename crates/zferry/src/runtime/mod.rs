@@ -133,11 +133,7 @@ pub async fn run(
     });
     for monitoring in &config.global.monitoring {
         let Monitoring::Prometheus(p) = monitoring;
-        let address = if p.listen.host().is_empty() {
-            format!("[::]:{}", p.listen.port())
-        } else {
-            p.listen.to_string()
-        };
+        let address = transport::listen_address(&p.listen);
         match tokio::net::TcpListener::bind(&address).await {
             Ok(listener) => {
                 let metrics = Arc::clone(&metrics);

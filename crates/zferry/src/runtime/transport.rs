@@ -11,8 +11,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
 use zferry_rpc::ClientIdentity;
 use zferry_rpc::transport::clientmap::ClientMap;
 use zferry_rpc::transport::local::{LocalClient, LocalServer};
@@ -37,7 +35,7 @@ fn dial_timeout(d: Duration) -> Duration {
 }
 
 /// `host:port` as a socket address string; an empty host listens on every address.
-fn listen_address(hp: &HostPort) -> String {
+pub(crate) fn listen_address(hp: &HostPort) -> String {
     if hp.host().is_empty() {
         format!("[::]:{}", hp.port())
     } else {
@@ -47,23 +45,7 @@ fn listen_address(hp: &HostPort) -> String {
 
 /// Pinned (plain certificates) or CA trust for the `ca` file.
 pub fn trust_for(ca: &Path) -> Result<Trust, String> {
-    let certs = CertificateDer::pem_file_iter(ca)
-        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("cannot read certificates from {}: {e}", ca.display()))?;
-    if certs.is_empty() {
-        return Err(format!("{} holds no certificate", ca.display()));
-    }
-    let mut any_ca = false;
-    for der in &certs {
-        let (_, parsed) = x509_parser::parse_x509_certificate(der)
-            .map_err(|e| format!("cannot parse a certificate in {}: {e}", ca.display()))?;
-        any_ca |= parsed.is_ca();
-    }
-    Ok(if any_ca {
-        Trust::Ca(ca.to_path_buf())
-    } else {
-        Trust::Pinned(vec![ca.to_path_buf()])
-    })
+    Trust::from_ca_file(ca).map_err(|e| e.to_string())
 }
 
 /// The connector of an active job.

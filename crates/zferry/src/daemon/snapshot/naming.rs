@@ -106,6 +106,11 @@ impl SnapshotNamer {
         &self.prefix
     }
 
+    /// The time zone of `timestamp_location` (cron schedules are read in it too).
+    pub fn zone(&self) -> &TimeZone {
+        &self.zone
+    }
+
     /// The snapshot name (the part after `@`) for the instant `t`.
     pub fn name_at(&self, t: Timestamp) -> String {
         let stamp = match &self.format {
