@@ -8,8 +8,8 @@ use e2e_common::{Host, World, data};
 #[test]
 fn abstraction_and_test_commands_after_a_replication() {
     let w = World::new();
-    let src = w.t.create_pool("src");
-    let dst = w.t.create_pool("dst");
+    let src = w.create_pool("src");
+    let dst = w.create_pool("dst");
     let fs = format!("{src}/data");
     w.create(&fs);
     w.write(&fs, "f.bin", &data(5, 50_000));
@@ -21,7 +21,8 @@ fn abstraction_and_test_commands_after_a_replication() {
             (&format!("{src}/excluded"), false),
         ],
     );
-    let host = Host::start(&w, "host", "", &jobs);
+    let host = Host::start(w, "host", "", &jobs);
+    let w = host.w();
     host.wakeup_wait("push");
     let replica = format!("{dst}/sink/me/{fs}");
     let guid = format!("{:016x}", w.guid(&format!("{fs}@s1")));

@@ -25,8 +25,8 @@ fn push_sink_jobs(src: &str, dst: &str, root_fs: &str) -> String {
 #[test]
 fn wakeup_exit_codes_status_metrics_and_setup_failures() {
     let w = World::new();
-    let src = w.t.create_pool("src");
-    let dst = w.t.create_pool("dst");
+    let src = w.create_pool("src");
+    let dst = w.create_pool("dst");
     let fs = format!("{src}/data");
     w.create(&fs);
     w.write(&fs, "f", b"hello");
@@ -36,7 +36,7 @@ fn wakeup_exit_codes_status_metrics_and_setup_failures() {
         "  monitoring:\n    - type: prometheus\n      listen: \"127.0.0.1:{metrics_port}\"\n"
     );
     let host = Host::start(
-        &w,
+        w,
         "host",
         &global,
         &push_sink_jobs(&src, &dst, &format!("{dst}/sink")),
@@ -44,7 +44,7 @@ fn wakeup_exit_codes_status_metrics_and_setup_failures() {
 
     // A successful run: exit 0.
     host.wakeup_wait("push");
-    assert_eq!(w.snapshots(&format!("{dst}/sink/me/{fs}")), ["s1"]);
+    assert_eq!(host.w().snapshots(&format!("{dst}/sink/me/{fs}")), ["s1"]);
 
     // Unknown job and a job that cannot be woken up: exit 1 with a message.
     let out = host.cli(&["signal", "wakeup", "nosuchjob", "--wait"]);
@@ -131,10 +131,9 @@ fn wakeup_exit_codes_status_metrics_and_setup_failures() {
     );
 
     // A failing run: the receiver's root is on a pool that does not exist -> exit 1.
-    w.snap(&fs, "s2");
-    let mut host = host;
-    host.stop();
-    let mut bad = Host::start(&w, "bad", "", &push_sink_jobs(&src, &dst, "nopool/sink"));
+    host.w().snap(&fs, "s2");
+    let w = host.into_world();
+    let mut bad = Host::start(w, "bad", "", &push_sink_jobs(&src, &dst, "nopool/sink"));
     let out = bad.cli(&["signal", "wakeup", "push", "--wait"]);
     assert_eq!(
         out.status.code(),
@@ -154,11 +153,11 @@ fn wakeup_exit_codes_status_metrics_and_setup_failures() {
 #[test]
 fn snap_job_with_hooks_snapshots_and_prunes() {
     let w = World::new();
-    let src = w.t.create_pool("src");
+    let src = w.create_pool("src");
     let fs = format!("{src}/db");
     w.create(&fs);
-    let hook_log = w.dir.path().join("hook.log");
-    let hook = w.dir.path().join("hook.sh");
+    let hook_log = w.dir().join("hook.log");
+    let hook = w.dir().join("hook.sh");
     std::fs::write(
         &hook,
         format!(
@@ -195,7 +194,8 @@ fn snap_job_with_hooks_snapshots_and_prunes() {
         hook = hook.display()
     );
     w.snap(&fs, "manual_keep");
-    let host = Host::start(&w, "snap", "", &jobs);
+    let host = Host::start(w, "snap", "", &jobs);
+    let w = host.w();
     wait_until(Duration::from_secs(60), "four snapshot rounds", || {
         std::fs::read_to_string(&hook_log)
             .map(|t| t.lines().filter(|l| l.starts_with("post_snapshot")).count() >= 4)

@@ -1,5 +1,5 @@
-//! push -> sink end to end with real `zferry daemon` processes: over tcp (two daemons) and over
-//! the local transport (one daemon). Asserts replicated file data, snapshots, the replication
+//! push -> sink end to end with real `zferry daemon` processes: over tcp (two daemons, each on
+//! its own ZFS world) and over the local transport (one daemon, one world). Asserts replicated file data, snapshots, the replication
 //! cursor and last-received hold, pruning on both sides, and the status JSON.
 
 mod e2e_common;
@@ -39,9 +39,11 @@ fn sink_job(dst: &str, serve: &str) -> String {
     )
 }
 
-/// Two rounds of snapshots, replication and pruning; `push` runs the push job, `identity` is
-/// the name the sink files the data under.
-fn scenario(w: &World, src: &str, dst: &str, push: &Host, identity: &str) {
+/// Two rounds of snapshots, replication and pruning; `push` runs the push job on the world
+/// holding `src`, `sink` (the same host over the local transport) the sink on the world holding
+/// `dst`; `identity` is the name the sink files the data under.
+fn scenario(push: &Host, sink: &Host, src: &str, dst: &str, identity: &str) {
+    let (w, r) = (push.w(), sink.w());
     let data_fs = format!("{src}/data");
     let child = format!("{src}/data/child");
     w.create(&child);
@@ -53,10 +55,10 @@ fn scenario(w: &World, src: &str, dst: &str, push: &Host, identity: &str) {
     push.wakeup_wait("push");
     let replica = format!("{dst}/sink/{identity}/{data_fs}");
     let replica_child = format!("{replica}/child");
-    assert_eq!(w.snapshots(&replica), ["s1"]);
-    assert_eq!(w.snapshots(&replica_child), ["s1"]);
+    assert_eq!(r.snapshots(&replica), ["s1"]);
+    assert_eq!(r.snapshots(&replica_child), ["s1"]);
     assert_eq!(
-        w.guid(&format!("{replica}@s1")),
+        r.guid(&format!("{replica}@s1")),
         w.guid(&format!("{data_fs}@s1"))
     );
 
@@ -70,8 +72,8 @@ fn scenario(w: &World, src: &str, dst: &str, push: &Host, identity: &str) {
     push.wakeup_wait("push");
 
     // Receiver: s1 pruned by last_n 2; sender: only the newest (replicated) snapshot kept.
-    assert_eq!(w.snapshots(&replica), ["s2", "s3"]);
-    assert_eq!(w.snapshots(&replica_child), ["s2", "s3"]);
+    assert_eq!(r.snapshots(&replica), ["s2", "s3"]);
+    assert_eq!(r.snapshots(&replica_child), ["s2", "s3"]);
     assert_eq!(w.snapshots(&data_fs), ["s3"]);
     assert_eq!(w.snapshots(&child), ["s3"]);
 
@@ -87,7 +89,7 @@ fn scenario(w: &World, src: &str, dst: &str, push: &Host, identity: &str) {
         cursors[0].starts_with(&format!("zferry_C_{guid}_")),
         "{cursors:?}"
     );
-    let holds = w.holds(&format!("{replica}@s3"));
+    let holds = r.holds(&format!("{replica}@s3"));
     assert!(
         holds
             .iter()
@@ -95,7 +97,7 @@ fn scenario(w: &World, src: &str, dst: &str, push: &Host, identity: &str) {
         "last-received hold on s3: {holds:?}"
     );
     assert!(
-        w.holds(&format!("{replica}@s2"))
+        r.holds(&format!("{replica}@s2"))
             .iter()
             .all(|h| !h.starts_with("zferry_R_"))
     );
@@ -115,21 +117,21 @@ fn scenario(w: &World, src: &str, dst: &str, push: &Host, identity: &str) {
     assert_eq!(job["pruning"]["receiver"]["state"], "done");
 
     // The data (the parent's tree includes the child's mountpoint).
-    w.mount(&replica);
-    w.mount(&replica_child);
-    assert_eq!(w.checksum(&replica), w.checksum(&data_fs));
-    assert_eq!(w.checksum(&replica_child), w.checksum(&child));
+    r.mount(&replica);
+    r.mount(&replica_child);
+    assert_eq!(r.checksum(&replica), w.checksum(&data_fs));
+    assert_eq!(r.checksum(&replica_child), w.checksum(&child));
 }
 
 #[test]
 fn push_to_sink_over_tcp() {
-    let w = World::new();
-    let src = w.t.create_pool("src");
-    let dst = w.t.create_pool("dst");
-    w.create(&format!("{src}/data"));
+    let (laptop, backup) = (World::new(), World::new());
+    let src = laptop.create_pool("src");
+    let dst = backup.create_pool("dst");
+    laptop.create(&format!("{src}/data"));
     let port = free_port();
     let sink = Host::start(
-        &w,
+        backup,
         "backup",
         "",
         &sink_job(
@@ -140,7 +142,7 @@ fn push_to_sink_over_tcp() {
         ),
     );
     let push = Host::start(
-        &w,
+        laptop,
         "laptop",
         "",
         &push_job(
@@ -148,15 +150,15 @@ fn push_to_sink_over_tcp() {
             &format!("      type: tcp\n      address: \"127.0.0.1:{port}\"\n"),
         ),
     );
-    scenario(&w, &src, &dst, &push, "laptop");
+    scenario(&push, &sink, &src, &dst, "laptop");
     assert_eq!(sink.status()["jobs"]["sink"]["state"], "serving");
 }
 
 #[test]
 fn push_and_sink_in_one_daemon_over_local() {
     let w = World::new();
-    let src = w.t.create_pool("src");
-    let dst = w.t.create_pool("dst");
+    let src = w.create_pool("src");
+    let dst = w.create_pool("dst");
     w.create(&format!("{src}/data"));
     let jobs = format!(
         "{}{}",
@@ -166,6 +168,6 @@ fn push_and_sink_in_one_daemon_over_local() {
             "      type: local\n      listener_name: backup\n      client_identity: me\n"
         )
     );
-    let host = Host::start(&w, "both", "", &jobs);
-    scenario(&w, &src, &dst, &host, "me");
+    let host = Host::start(w, "both", "", &jobs);
+    scenario(&host, &host, &src, &dst, "me");
 }

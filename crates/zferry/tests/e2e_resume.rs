@@ -1,7 +1,8 @@
 //! SIGKILL of the daemon in the middle of a step, then a restart: the next run resumes the
 //! interrupted receive from its resume token instead of sending everything again. The step is
 //! made slow with the push job's own bandwidth limit, so the tests run the same on the simulator
-//! and on real ZFS.
+//! and on real ZFS. Here one daemon holds both ends (local transport, one world); the same
+//! interruption between two hosts that share nothing is in e2e_two_vms.rs.
 
 mod e2e_common;
 
@@ -21,18 +22,16 @@ fn jobs(dst: &str, fs: &str) -> String {
 #[test]
 fn reset_aborts_a_running_step_and_the_next_run_resumes() {
     let w = World::new();
-    let src = w.t.create_pool("src");
-    let dst = w.t.create_pool("dst");
+    let src = w.create_pool("src");
+    let dst = w.create_pool("dst");
     let fs = format!("{src}/data");
     w.create(&fs);
     w.write(&fs, "big.bin", &data(8, SIZE));
     w.snap(&fs, "s1");
-    let host = Host::start(&w, "host", "", &jobs(&dst, &fs));
-    let waiting = std::process::Command::new(e2e_common::zferry_bin())
-        .arg("--config")
-        .arg(&host.config)
-        .args(["signal", "wakeup", "push", "--wait"])
-        .envs(w.daemon_env())
+    let host = Host::start(w, "host", "", &jobs(&dst, &fs));
+    let w = host.w();
+    let waiting = host
+        .cli_command(&["signal", "wakeup", "push", "--wait"])
         .spawn()
         .expect("wakeup --wait");
     wait_until(Duration::from_secs(30), "the step streaming", || {
@@ -71,34 +70,39 @@ fn reset_aborts_a_running_step_and_the_next_run_resumes() {
 #[test]
 fn sigkill_mid_step_then_restart_resumes_without_full_resend() {
     let w = World::new();
-    let src = w.t.create_pool("src");
-    let dst = w.t.create_pool("dst");
+    let src = w.create_pool("src");
+    let dst = w.create_pool("dst");
     let fs = format!("{src}/data");
     w.create(&fs);
     w.write(&fs, "big.bin", &data(7, SIZE));
     w.snap(&fs, "s1");
-    let mut host = Host::start(&w, "host", "", &jobs(&dst, &fs));
+    let mut host = Host::start(w, "host", "", &jobs(&dst, &fs));
     let out = host.cli(&["signal", "wakeup", "push"]);
     assert!(out.status.success());
     // Killed once `zfs receive` has read a third of the stream, so that it keeps a partial
     // receive; the rest is still held back by the bandwidth limit.
     let replica = format!("{dst}/sink/me/{fs}");
     wait_until(Duration::from_secs(60), "zfs receive reading", || {
-        e2e_common::receive_bytes_read(&replica).is_some_and(|b| b > SIZE as u64 / 3)
+        host.w()
+            .receive_bytes_read(&replica)
+            .is_some_and(|b| b > SIZE as u64 / 3)
     });
     host.kill9();
 
     wait_until(
         Duration::from_secs(30),
         "a resume token on the receiver",
-        || w.exists(&replica) && w.prop(&replica, "receive_resume_token") != "-",
+        || host.w().exists(&replica) && host.w().prop(&replica, "receive_resume_token") != "-",
     );
-    assert!(w.snapshots(&replica).is_empty(), "nothing complete yet");
+    assert!(
+        host.w().snapshots(&replica).is_empty(),
+        "nothing complete yet"
+    );
 
     host.spawn();
     host.wakeup_wait("push");
-    assert_eq!(w.snapshots(&replica), ["s1"]);
-    assert_eq!(w.prop(&replica, "receive_resume_token"), "-");
+    assert_eq!(host.w().snapshots(&replica), ["s1"]);
+    assert_eq!(host.w().prop(&replica, "receive_resume_token"), "-");
     let status = host.status();
     let sent = status["jobs"]["push"]["replication"]["bytes_replicated"]
         .as_u64()
@@ -107,6 +111,6 @@ fn sigkill_mid_step_then_restart_resumes_without_full_resend() {
         sent > 0 && sent < (SIZE as u64) * 9 / 10,
         "the restarted run resumed and sent only the rest ({sent} of {SIZE} bytes)"
     );
-    w.mount(&replica);
-    assert_eq!(w.checksum(&replica), w.checksum(&fs));
+    host.w().mount(&replica);
+    assert_eq!(host.w().checksum(&replica), host.w().checksum(&fs));
 }

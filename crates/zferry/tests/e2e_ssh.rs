@@ -1,6 +1,7 @@
 //! push -> sink over ssh+stdinserver against a real OpenSSH sshd on loopback: the client's key
 //! is restricted to the forced command `zferry stdinserver laptop`, which relays to the sink
-//! daemon's socket. Skipped (with a message) where sshd is not installed.
+//! daemon's socket. Skipped (with a message) where sshd is not installed. The laptop and the
+//! backup host (whose sshd it is) each have their own ZFS world.
 
 mod e2e_common;
 
@@ -9,17 +10,17 @@ use zferry_zfs_sim::testsshd::TestSshd;
 
 #[test]
 fn push_to_sink_over_ssh_stdinserver() {
-    let w = World::new();
-    let src = w.t.create_pool("src");
-    let dst = w.t.create_pool("dst");
+    let (laptop, backup) = (World::new(), World::new());
+    let src = laptop.create_pool("src");
+    let dst = backup.create_pool("dst");
     let fs = format!("{src}/data");
-    w.create(&fs);
-    w.write(&fs, "a.bin", &data(11, 500_000));
-    w.snap(&fs, "s1");
+    laptop.create(&fs);
+    laptop.write(&fs, "a.bin", &data(11, 500_000));
+    laptop.snap(&fs, "s1");
 
-    let sockdir = w.dir.path().join("stdinserver");
+    let sockdir = backup.dir().join("stdinserver");
     let sink = Host::start(
-        &w,
+        backup,
         "backup",
         &format!(
             "  serve:\n    stdinserver:\n      sockdir: {}\n",
@@ -40,11 +41,11 @@ fn push_to_sink_over_ssh_stdinserver() {
         zferry_bin().display(),
         sink.config.display()
     );
-    let Some(sshd) = TestSshd::start(&w.dir.path().join("ssh"), &forced) else {
+    let Some(sshd) = TestSshd::start(&sink.w().dir().join("ssh"), &forced) else {
         return;
     };
     let push = Host::start(
-        &w,
+        laptop,
         "laptop",
         "",
         &format!(
@@ -77,11 +78,11 @@ fn push_to_sink_over_ssh_stdinserver() {
         ),
     );
     push.wakeup_wait("push");
-    w.write(&fs, "b.bin", &data(12, 100_000));
-    w.snap(&fs, "s2");
+    push.w().write(&fs, "b.bin", &data(12, 100_000));
+    push.w().snap(&fs, "s2");
     push.wakeup_wait("push");
     let replica = format!("{dst}/sink/laptop/{fs}");
-    assert_eq!(w.snapshots(&replica), ["s1", "s2"]);
-    w.mount(&replica);
-    assert_eq!(w.checksum(&replica), w.checksum(&fs));
+    assert_eq!(sink.w().snapshots(&replica), ["s1", "s2"]);
+    sink.w().mount(&replica);
+    assert_eq!(sink.w().checksum(&replica), push.w().checksum(&fs));
 }

@@ -1,32 +1,62 @@
-//! Shared by the end-to-end tests: ZFS worlds (simulator, or real OpenZFS with
-//! `ZFERRY_TEST_ZFS=real`), `zferry daemon` processes ("hosts") with their own configuration and
-//! control socket, and assertions on datasets, snapshots, holds, bookmarks and file data.
+//! Shared by the end-to-end tests: ZFS worlds, `zferry daemon` processes ("hosts") on them, and
+//! assertions on datasets, snapshots, holds, bookmarks and file data.
+//!
+//! **Every host has its own ZFS.** A [`World`] is one host's ZFS and nothing else: the simulator
+//! with a state directory of its own, real OpenZFS (`ZFERRY_TEST_ZFS=real`; separate pools in the
+//! one VM the test binary runs in), or one guest of `scripts/vm-pair` (see [`vm`]). A [`Host`]
+//! takes its world by value, so two daemons can never share one by accident, and every data,
+//! snapshot or hold assertion goes through the host that owns the data (`host.w()`). A receiver
+//! that could see the sender's datasets would hide every bug where it asks its own ZFS about the
+//! other side (a resume token decoded with `zfs send -nvt` only works where the sending dataset
+//! exists). One daemon running both a push and a sink job over the `local` transport is one host
+//! and legitimately has one world.
 
 #![allow(dead_code)] // each test binary uses a different subset
 
-use std::ffi::OsString;
+pub mod vm;
+
+use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub use zferry_zfs_sim::testenv::{TestZfs, tree_checksum, write_file};
 
-/// The `zferry` binary under test.
+/// The `zferry` binary under test (on the vm-pair the same path runs in each guest, through the
+/// shared checkout).
 pub fn zferry_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_zferry"))
 }
 
-/// A ZFS world with helpers.
+/// Where a world's commands run.
+enum Backend {
+    /// This machine: the simulator or, with `ZFERRY_TEST_ZFS=real`, the real ZFS around the test.
+    Local(TestZfs),
+    /// A guest of `scripts/vm-pair`: every command runs in it through `zfs-vm exec`.
+    Vm(vm::Guest),
+}
+
+/// One host's ZFS world plus a directory for that host's files (configuration, logs, identities).
 pub struct World {
-    pub t: TestZfs,
-    pub dir: tempfile::TempDir,
+    backend: Backend,
+    /// Host files; on the vm-pair under the shared checkout's `target/`, so the guest sees it too.
+    dir: tempfile::TempDir,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl World {
+    /// A world on this machine: the simulator with its own state directory, or real ZFS when
+    /// `ZFERRY_TEST_ZFS=real`.
     pub fn new() -> World {
         World {
-            t: TestZfs::new(),
+            backend: Backend::Local(TestZfs::new()),
             dir: tempfile::Builder::new()
                 .prefix("zferry-e2e-")
                 .tempdir()
@@ -34,45 +64,96 @@ impl World {
         }
     }
 
-    /// `PATH` with the simulator's programs first, plus `ZFS_SIM_DIR`.
-    pub fn daemon_env(&self) -> Vec<(OsString, OsString)> {
-        let mut env = self.t.env();
-        if let Some(dir) = self
-            .t
-            .zfs_bin()
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            let path = std::env::var_os("PATH").unwrap_or_default();
-            let mut joined = OsString::from(dir.as_os_str());
-            joined.push(":");
-            joined.push(path);
-            env.push(("PATH".into(), joined));
+    /// A world that is one guest of the vm-pair.
+    fn in_guest(guest: vm::Guest) -> World {
+        let parent = vm::shared_target_dir().join("e2e-hosts");
+        std::fs::create_dir_all(&parent).expect("create target/e2e-hosts");
+        World {
+            dir: tempfile::Builder::new()
+                .prefix(&format!("{}-", guest.name()))
+                .tempdir_in(parent)
+                .expect("tempdir under the shared checkout"),
+            backend: Backend::Vm(guest),
         }
-        env
     }
 
+    /// This host's own directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// True when this world is a guest of the vm-pair.
+    pub fn is_vm(&self) -> bool {
+        matches!(self.backend, Backend::Vm(_))
+    }
+
+    /// A command that runs `program` on this host: here with the world's environment (`PATH`
+    /// with the simulator's programs first, `ZFS_SIM_DIR`), or in the guest.
+    pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        match &self.backend {
+            Backend::Local(t) => {
+                let mut cmd = Command::new(program);
+                cmd.envs(local_daemon_env(t));
+                cmd
+            }
+            Backend::Vm(g) => g.command(program.as_ref()),
+        }
+    }
+
+    /// Runs `zfs` with `args`, whatever its exit status.
+    pub fn zfs(&self, args: &[&str]) -> Output {
+        match &self.backend {
+            Backend::Local(t) => t.zfs(args),
+            Backend::Vm(g) => g.run("zfs", args),
+        }
+    }
+
+    /// Runs `zfs` with `args`, asserting success; returns its stdout.
     pub fn zfs_ok(&self, args: &[&str]) -> String {
-        self.t.zfs_ok(args)
+        let out = self.zfs(args);
+        assert!(
+            out.status.success(),
+            "zfs {} failed ({}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Creates a pool whose name starts with `hint` (unique per test process, so pools of real
+    /// worlds sharing one machine never clash) and returns its name.
+    pub fn create_pool(&self, hint: &str) -> String {
+        match &self.backend {
+            Backend::Local(t) => t.create_pool(hint),
+            Backend::Vm(g) => g.create_pool(hint),
+        }
     }
 
     pub fn create(&self, ds: &str) {
-        self.t.zfs_ok(&["create", "-p", ds]);
+        self.zfs_ok(&["create", "-p", ds]);
     }
 
     pub fn exists(&self, ds: &str) -> bool {
-        self.t
-            .zfs(&["list", "-H", "-o", "name", ds])
-            .status
-            .success()
+        self.zfs(&["list", "-H", "-o", "name", ds]).status.success()
     }
 
+    /// The mountpoint of `ds` on this host.
+    pub fn mountpoint(&self, ds: &str) -> PathBuf {
+        PathBuf::from(self.prop(ds, "mountpoint"))
+    }
+
+    /// Writes `bytes` to `file` (relative) below the mountpoint of `ds`.
     pub fn write(&self, ds: &str, file: &str, bytes: &[u8]) {
-        write_file(&self.t.mountpoint(ds), file, bytes);
+        let mountpoint = self.mountpoint(ds);
+        match &self.backend {
+            Backend::Local(_) => write_file(&mountpoint, file, bytes),
+            Backend::Vm(g) => g.write_file(&mountpoint.join(file), bytes),
+        }
     }
 
     pub fn snap(&self, ds: &str, name: &str) {
-        self.t.zfs_ok(&["snapshot", &format!("{ds}@{name}")]);
+        self.zfs_ok(&["snapshot", &format!("{ds}@{name}")]);
     }
 
     /// Snapshot names of `ds` itself (not children), oldest first.
@@ -86,7 +167,7 @@ impl World {
     }
 
     fn versions(&self, ds: &str, kind: &str) -> Vec<String> {
-        let out = self.t.zfs(&[
+        let out = self.zfs(&[
             "list",
             "-H",
             "-p",
@@ -115,7 +196,7 @@ impl World {
 
     /// Hold tags on `snapshot` (`fs@name`).
     pub fn holds(&self, snapshot: &str) -> Vec<String> {
-        let out = self.t.zfs(&["holds", "-H", snapshot]);
+        let out = self.zfs(&["holds", "-H", snapshot]);
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter_map(|l| l.split('\t').nth(1).map(str::to_owned))
@@ -123,8 +204,7 @@ impl World {
     }
 
     pub fn prop(&self, ds: &str, prop: &str) -> String {
-        self.t
-            .zfs_ok(&["get", "-H", "-p", "-o", "value", prop, ds])
+        self.zfs_ok(&["get", "-H", "-p", "-o", "value", prop, ds])
             .trim_end_matches('\n')
             .to_owned()
     }
@@ -137,26 +217,183 @@ impl World {
     /// `none`. Mount parents before children, as `zfs mount -a` does.
     pub fn mount(&self, ds: &str) {
         if self.prop(ds, "mountpoint") == "none" {
-            self.t.zfs_ok(&["set", &format!("mountpoint=/{ds}"), ds]);
+            self.zfs_ok(&["set", &format!("mountpoint=/{ds}"), ds]);
         }
-        let _ = self.t.zfs(&["mount", ds]);
+        let _ = self.zfs(&["mount", ds]);
     }
 
-    /// Checksum of the files below the mountpoint of `ds` (mount it and its children first).
+    /// Checksum of the files below the mountpoint of `ds` (mount it and its children first),
+    /// computed on this host. Compare it only with a checksum of a world of the same kind: the
+    /// guests hash with busybox tools (see [`vm::Guest::checksum`]).
     pub fn checksum(&self, ds: &str) -> String {
-        tree_checksum(&self.t.mountpoint(ds))
-    }
-
-    /// Writes `$ZFS_SIM_DIR/faults.env` (simulator only; returns false on real ZFS).
-    pub fn set_faults(&self, text: &str) -> bool {
-        match self.t.sim_dir() {
-            Some(dir) => {
-                std::fs::write(dir.join("faults.env"), text).expect("write faults.env");
-                true
-            }
-            None => false,
+        let mountpoint = self.mountpoint(ds);
+        match &self.backend {
+            Backend::Local(_) => tree_checksum(&mountpoint),
+            Backend::Vm(g) => g.checksum(&mountpoint),
         }
     }
+
+    /// Writes the simulator's `faults.env` (returns false on real ZFS, where it does not exist).
+    pub fn set_faults(&self, text: &str) -> bool {
+        match &self.backend {
+            Backend::Local(t) => match t.sim_dir() {
+                Some(dir) => {
+                    std::fs::write(dir.join("faults.env"), text).expect("write faults.env");
+                    true
+                }
+                None => false,
+            },
+            Backend::Vm(_) => false,
+        }
+    }
+
+    /// Writes a file only this host can read (outside any share: the key of an encrypted
+    /// dataset must not reach the other guest) and returns its path on this host.
+    pub fn write_private(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        match &self.backend {
+            Backend::Local(_) => {
+                let path = self.dir().join(name);
+                std::fs::write(&path, bytes).expect("write private file");
+                path
+            }
+            Backend::Vm(g) => {
+                let path = g.private_dir(self.dir()).join(name);
+                g.write_file(&path, bytes);
+                path
+            }
+        }
+    }
+
+    /// Bytes read so far by a running `zfs receive` into `target` on this host (its `rchar`:
+    /// the stream, plus a few KiB of other reads), from `/proc`; `None` while there is no such
+    /// process. Works for the simulator and for real ZFS, whose receive ioctl reads the stream
+    /// on the process's behalf.
+    pub fn receive_bytes_read(&self, target: &str) -> Option<u64> {
+        match &self.backend {
+            Backend::Local(_) => local_receive_bytes_read(target),
+            Backend::Vm(g) => g.receive_bytes_read(target),
+        }
+    }
+
+    /// The directory for the daemon's control socket: the host directory, except in a guest,
+    /// where Unix sockets cannot live on the 9p share.
+    fn socket_dir(&self, host: &str) -> PathBuf {
+        match &self.backend {
+            Backend::Local(_) => self.dir().join(host).join("run"),
+            Backend::Vm(g) => g.private_dir(self.dir()).join(host),
+        }
+    }
+
+    fn spawn_daemon(&self, config: &Path, log: &Path) -> Daemon {
+        match &self.backend {
+            Backend::Local(t) => {
+                let log = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(log)
+                    .expect("log file");
+                let child = Command::new(zferry_bin())
+                    .arg("--config")
+                    .arg(config)
+                    .arg("daemon")
+                    .envs(local_daemon_env(t))
+                    .stdout(log.try_clone().expect("log"))
+                    .stderr(log)
+                    .spawn()
+                    .expect("spawn zferry daemon");
+                Daemon::Local(child)
+            }
+            Backend::Vm(g) => Daemon::Vm(g.spawn_daemon(&zferry_bin(), config, log)),
+        }
+    }
+}
+
+/// `PATH` with the simulator's programs first, plus `ZFS_SIM_DIR` (real ZFS: nothing to add
+/// but `PATH`).
+fn local_daemon_env(t: &TestZfs) -> Vec<(OsString, OsString)> {
+    let mut env = t.env();
+    if let Some(dir) = t.zfs_bin().parent().filter(|d| !d.as_os_str().is_empty()) {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut joined = OsString::from(dir.as_os_str());
+        joined.push(":");
+        joined.push(path);
+        env.push(("PATH".into(), joined));
+    }
+    env
+}
+
+fn local_receive_bytes_read(target: &str) -> Option<u64> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+            let receiving = args.contains(&&b"receive"[..]) && args.contains(&target.as_bytes());
+            if !receiving {
+                return None;
+            }
+            let io = std::fs::read_to_string(entry.path().join("io")).ok()?;
+            io.lines()
+                .find_map(|l| l.strip_prefix("rchar: "))
+                .and_then(|v| v.trim().parse().ok())
+        })
+}
+
+/// Two worlds that share nothing, for two-host scenarios, and the links that join them.
+/// With `ZFERRY_TEST_ZFS=vm-pair` they are the two guests of `scripts/vm-pair` (it panics when
+/// the pair is not up: such a run must not pass without having run); otherwise two worlds of
+/// this machine (two simulator state directories, or two sets of real pools).
+pub fn two_hosts() -> (World, World, Links) {
+    if vm::requested() {
+        let env = vm::PairEnv::load();
+        (
+            World::in_guest(vm::Guest::new("a", env.run_a)),
+            World::in_guest(vm::Guest::new("b", env.run_b)),
+            Links::Forwarded {
+                a_to_b: env.ports_a_to_b,
+                b_to_a: env.ports_b_to_a,
+            },
+        )
+    } else {
+        (World::new(), World::new(), Links::Loopback)
+    }
+}
+
+/// How host A of [`two_hosts`] reaches a listener of host B and back. Both dial 127.0.0.1.
+pub enum Links {
+    /// Both hosts on this machine's loopback: any free port.
+    Loopback,
+    /// The vm-pair's forwarded ports (the same number at both ends).
+    Forwarded { a_to_b: Vec<u16>, b_to_a: Vec<u16> },
+}
+
+impl Links {
+    /// Port number `i` for a listener on host B that host A dials (tests running at the same
+    /// time use different `i`: the vm-pair forwards only a few).
+    pub fn to_b(&self, i: usize) -> u16 {
+        match self {
+            Links::Loopback => free_port(),
+            Links::Forwarded { a_to_b, .. } => forwarded(a_to_b, i),
+        }
+    }
+
+    /// Port number `i` for a listener on host A that host B dials.
+    pub fn to_a(&self, i: usize) -> u16 {
+        match self {
+            Links::Loopback => free_port(),
+            Links::Forwarded { b_to_a, .. } => forwarded(b_to_a, i),
+        }
+    }
+}
+
+fn forwarded(ports: &[u16], i: usize) -> u16 {
+    *ports.get(i).unwrap_or_else(|| {
+        panic!(
+            "the vm-pair forwards {} ports per direction, port {i} asked for (VM_PAIR_NPORTS)",
+            ports.len()
+        )
+    })
 }
 
 /// A free TCP port on 127.0.0.1.
@@ -168,22 +405,29 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// One `zferry daemon` process with its configuration.
+/// A running `zferry daemon` process.
+enum Daemon {
+    Local(Child),
+    Vm(vm::GuestDaemon),
+}
+
+/// One `zferry daemon` process with its configuration, on the world it owns.
 pub struct Host {
     pub name: String,
     pub config: PathBuf,
     pub log: PathBuf,
-    env: Vec<(OsString, OsString)>,
-    child: Option<Child>,
+    /// `Some` until [`Host::into_world`] takes it back.
+    world: Option<World>,
+    daemon: Option<Daemon>,
 }
 
 impl Host {
     /// Writes the configuration `global` + `jobs` (YAML text of the jobs list) with a control
-    /// socket in the world's directory, and starts the daemon.
-    pub fn start(world: &World, name: &str, extra_global: &str, jobs: &str) -> Host {
-        let dir = world.dir.path().join(name);
+    /// socket of its own, and starts the daemon on `world`, which it keeps.
+    pub fn start(world: World, name: &str, extra_global: &str, jobs: &str) -> Host {
+        let dir = world.dir().join(name);
         std::fs::create_dir_all(&dir).expect("host dir");
-        let sock = dir.join("run/control");
+        let sock = world.socket_dir(name).join("control");
         let config = dir.join("zferry.yml");
         let text = format!(
             "global:\n  logging:\n    - type: stdout\n      level: debug\n      format: logfmt\n  control:\n    sockpath: {}\n{extra_global}jobs:\n{jobs}",
@@ -194,40 +438,33 @@ impl Host {
             name: name.to_string(),
             log: dir.join("daemon.log"),
             config,
-            env: world.daemon_env(),
-            child: None,
+            world: Some(world),
+            daemon: None,
         };
         host.spawn();
         host
     }
 
+    /// This host's ZFS world: the only place to look for the data this host holds.
+    pub fn w(&self) -> &World {
+        self.world.as_ref().expect("the host has its world")
+    }
+
+    /// Stops the daemon and gives the world back (to start another daemon on it).
+    pub fn into_world(mut self) -> World {
+        self.stop();
+        self.world.take().expect("the host has its world")
+    }
+
     /// Starts (or restarts) the daemon process and waits until it answers.
     pub fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .expect("log file");
-        let child = Command::new(zferry_bin())
-            .arg("--config")
-            .arg(&self.config)
-            .arg("daemon")
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("spawn zferry daemon");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
+        self.daemon = Some(self.w().spawn_daemon(&self.config, &self.log));
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if self.cli(&["version"]).status.success() {
                 return;
             }
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
+            if let Some(status) = self.exited() {
                 panic!(
                     "daemon {} exited with {status}:\n{}",
                     self.name,
@@ -244,16 +481,27 @@ impl Host {
         }
     }
 
-    /// Runs a `zferry` CLI command against this host's configuration.
-    pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(zferry_bin())
-            .arg("--config")
+    /// The daemon's exit status once it has exited.
+    fn exited(&mut self) -> Option<ExitStatus> {
+        match self.daemon.as_mut()? {
+            Daemon::Local(c) => c.try_wait().ok().flatten(),
+            Daemon::Vm(d) => d.exit_code().map(ExitStatus::from_raw),
+        }
+    }
+
+    /// A `zferry` CLI command against this host's configuration, run on this host.
+    pub fn cli_command(&self, args: &[&str]) -> Command {
+        let mut cmd = self.w().command(zferry_bin());
+        cmd.arg("--config")
             .arg(&self.config)
             .args(args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .output()
-            .expect("run zferry")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs a `zferry` CLI command against this host's configuration.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_command(args).output().expect("run zferry")
     }
 
     /// `zferry signal wakeup JOB --wait`, asserting success.
@@ -285,35 +533,39 @@ impl Host {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
     /// SIGKILL, no cleanup.
     pub fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+        match self.daemon.take() {
+            Some(Daemon::Local(mut c)) => {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            Some(Daemon::Vm(d)) => d.kill9(),
+            None => {}
         }
     }
 
-    /// SIGTERM and wait (bounded); returns the exit status.
-    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
-        let mut c = self.child.take()?;
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(c.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(Some(status)) = c.try_wait() {
-                return Some(status);
+    /// SIGTERM and wait (bounded, then SIGKILL); returns the exit status.
+    pub fn stop(&mut self) -> Option<ExitStatus> {
+        match self.daemon.take()? {
+            Daemon::Local(mut c) => {
+                let _ = Command::new("kill")
+                    .arg("-TERM")
+                    .arg(c.id().to_string())
+                    .status();
+                let deadline = Instant::now() + Duration::from_secs(20);
+                loop {
+                    if let Ok(Some(status)) = c.try_wait() {
+                        break Some(status);
+                    }
+                    if Instant::now() > deadline {
+                        let _ = c.kill();
+                        break c.wait().ok();
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
             }
-            if Instant::now() > deadline {
-                let _ = c.kill();
-                return c.wait().ok();
-            }
-            std::thread::sleep(Duration::from_millis(50));
+            Daemon::Vm(d) => d.stop().map(ExitStatus::from_raw),
         }
     }
 }
@@ -325,6 +577,96 @@ impl Drop for Host {
         }
         self.stop();
     }
+}
+
+/// Creates a self-generated zferry TLS identity `name` (`zferry identity init`, run on the host
+/// of `w`) in that host's directory and returns the directory (`identity.crt`, `identity.key`).
+pub fn identity(w: &World, name: &str) -> PathBuf {
+    let dir = w.dir().join("identities").join(name);
+    let out = w
+        .command(zferry_bin())
+        .args(["identity", "init", name, "--dir"])
+        .arg(&dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("zferry identity init");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
+/// Gives host `to` a copy of the certificate of identity directory `peer` (as an administrator
+/// would copy it over), and returns the copy's path: each daemon reads only its own directory.
+pub fn trust(to: &World, peer_name: &str, peer: &Path) -> PathBuf {
+    let dir = to.dir().join("trusted");
+    std::fs::create_dir_all(&dir).expect("trusted dir");
+    let copy = dir.join(format!("{peer_name}.crt"));
+    std::fs::copy(peer.join("identity.crt"), &copy).expect("copy certificate");
+    copy
+}
+
+/// A source job `name` serving `filter` (one filesystem pattern) over tls on 127.0.0.1:`port`,
+/// with the identity in directory `me`, pinning the one client `client` = (common name, path of
+/// its certificate on this host); `extra` is appended (more job keys, e.g. `send`).
+pub fn tls_source_job(
+    name: &str,
+    filter: &str,
+    port: u16,
+    me: &Path,
+    client: (&str, &Path),
+    extra: &str,
+) -> String {
+    format!(
+        "  - name: {name}
+    type: source
+    serve:
+      type: tls
+      listen: \"127.0.0.1:{port}\"
+      ca: {ca}
+      cert: {me}/identity.crt
+      key: {me}/identity.key
+      client_cns: [\"{cn}\"]
+    filesystems:
+      \"{filter}\": true
+    snapshotting:
+      type: manual
+{extra}",
+        ca = client.1.display(),
+        cn = client.0,
+        me = me.display(),
+    )
+}
+
+/// A manual pull job `pull` into `root_fs` from 127.0.0.1:`port` over tls, with the identity in
+/// directory `me`, pinning `server` = (common name, path of its certificate on this host), with
+/// the job's `pruning` section.
+pub fn tls_pull_job(
+    root_fs: &str,
+    port: u16,
+    me: &Path,
+    server: (&str, &Path),
+    pruning: &str,
+) -> String {
+    format!(
+        "  - name: pull
+    type: pull
+    connect:
+      type: tls
+      address: \"127.0.0.1:{port}\"
+      ca: {ca}
+      cert: {me}/identity.crt
+      key: {me}/identity.key
+      server_cn: \"{cn}\"
+    root_fs: {root_fs}
+    interval: manual
+{pruning}",
+        ca = server.1.display(),
+        cn = server.0,
+        me = me.display(),
+    )
 }
 
 /// `GET path` over plain HTTP/1.0, returning the body.
@@ -341,27 +683,6 @@ pub fn http_get(addr: &str, path: &str) -> String {
 }
 
 /// Polls `f` until it returns true (panics after `timeout`).
-/// Bytes read so far by a running `zfs receive` into `target` (its `rchar`: the stream, plus a
-/// few KiB of other reads), from `/proc`; `None` while there is no such process. Works for the
-/// simulator and for real ZFS, whose receive ioctl reads the stream on the process's behalf.
-pub fn receive_bytes_read(target: &str) -> Option<u64> {
-    std::fs::read_dir("/proc")
-        .ok()?
-        .flatten()
-        .find_map(|entry| {
-            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
-            let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
-            let receiving = args.contains(&&b"receive"[..]) && args.contains(&target.as_bytes());
-            if !receiving {
-                return None;
-            }
-            let io = std::fs::read_to_string(entry.path().join("io")).ok()?;
-            io.lines()
-                .find_map(|l| l.strip_prefix("rchar: "))
-                .and_then(|v| v.trim().parse().ok())
-        })
-}
-
 pub fn wait_until(timeout: Duration, what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !f() {
@@ -389,7 +710,8 @@ pub fn exists(p: &Path) -> bool {
 }
 
 /// A sink (local listener `backup`, `root_fs`) and a push job (`client_identity: me`, manual
-/// snapshotting, keep_sender `not_replicated`, keep_receiver `last_n 5`) over `filesystems`.
+/// snapshotting, keep_sender `not_replicated`, keep_receiver `last_n 5`) over `filesystems`,
+/// for one daemon holding both ends (one host, one world).
 pub fn local_push_sink(root_fs: &str, filesystems: &[(&str, bool)]) -> String {
     let filter: String = filesystems
         .iter()

@@ -1,0 +1,302 @@
+//! Two hosts that share nothing: host A ("laptop", the sender) and host B ("backup"), each with
+//! its own ZFS and its own daemon, joined only by TCP. With `ZFERRY_TEST_ZFS=vm-pair` they are the
+//! two guests of `scripts/vm-pair` (real OpenZFS in each; the test binary runs on the host and
+//! drives each guest through zfs-vm); otherwise two simulator worlds on this machine. Neither host
+//! can see the other's datasets, so anything the receiver learns about the sender must come over
+//! the protocol:
+//!
+//! * (a) push over tcp, SIGKILL of the push daemon mid-step, restart: the receive resumes from
+//!   the replica's resume token (decoded without the sending dataset);
+//! * (b) pull over tls with pinned identities, SIGKILL of the pull daemon mid-step, restart:
+//!   resumes the same way;
+//! * (c) the sender destroys the common snapshot: the next step is incremental from the cursor
+//!   bookmark;
+//! * (d) a raw encrypted send to a host that never gets the key: the replica stays locked and
+//!   later steps are incremental.
+//!
+//! The steps are slowed by the sending job's `send.bandwidth_limit`, never by a timed wait.
+
+mod e2e_common;
+
+use std::time::Duration;
+
+use e2e_common::{
+    Host, Links, World, data, identity, tls_pull_job, tls_source_job, trust, two_hosts, wait_until,
+};
+
+/// Size of the file of the interrupted steps (about 8 s at the limit below).
+const SIZE: usize = 3_000_000;
+/// Slows the interrupted steps so that a daemon can be killed in the middle of one.
+const SLOW_SEND: &str = "    send:\n      bandwidth_limit:\n        max: 400 KB\n";
+
+const PRUNING: &str = "    pruning:
+      keep_sender:
+        - type: not_replicated
+      keep_receiver:
+        - type: last_n
+          count: 5
+";
+
+/// A sink on host B listening on `port` (reached from host A at 127.0.0.1) for client
+/// `laptop`, filing its data under `root_fs/laptop`.
+fn tcp_sink(root_fs: &str, port: u16) -> String {
+    format!(
+        "  - name: sink
+    type: sink
+    root_fs: {root_fs}
+    serve:
+      type: tcp
+      listen: \"127.0.0.1:{port}\"
+      clients:
+        \"127.0.0.1\": \"laptop\"
+"
+    )
+}
+
+/// A push job on host A over `fs` to the sink at 127.0.0.1:`port`, plus `extra` job keys.
+fn tcp_push(fs: &str, port: u16, extra: &str) -> String {
+    format!(
+        "  - name: push
+    type: push
+    connect:
+      type: tcp
+      address: \"127.0.0.1:{port}\"
+    filesystems:
+      \"{fs}\": true
+    snapshotting:
+      type: manual
+{PRUNING}{extra}"
+    )
+}
+
+/// Host B runs a tcp sink into `dst/sink` on link `i`, host A a push of `fs` to it (plus `extra`
+/// job keys). Returns the push host, the sink host and the replica's name on B.
+fn push_to_sink(
+    (a, b, links): (World, World, &Links),
+    i: usize,
+    fs: &str,
+    dst: &str,
+    extra: &str,
+) -> (Host, Host, String) {
+    let port = links.to_b(i);
+    let sink = Host::start(b, "backup", "", &tcp_sink(&format!("{dst}/sink"), port));
+    let push = Host::start(a, "laptop", "", &tcp_push(fs, port, extra));
+    (push, sink, format!("{dst}/sink/laptop/{fs}"))
+}
+
+/// The replication report of `job` in the status of `host`: bytes sent by its last run.
+fn bytes_replicated(host: &Host, job: &str) -> u64 {
+    host.status()["jobs"][job]["replication"]["bytes_replicated"]
+        .as_u64()
+        .expect("bytes_replicated")
+}
+
+/// Waits until the `zfs receive` into `replica` on `receiver` has read a third of the stream:
+/// killed then, the receive keeps a partial state, and the rest is still held back by the limit.
+fn wait_receiving_a_third(receiver: &World, replica: &str) {
+    wait_until(Duration::from_secs(120), "zfs receive reading", || {
+        receiver
+            .receive_bytes_read(replica)
+            .is_some_and(|b| b > SIZE as u64 / 3)
+    });
+}
+
+/// After the kill: the receiver keeps a resume token and no complete snapshot.
+fn assert_partial(receiver: &World, replica: &str) {
+    wait_until(
+        Duration::from_secs(60),
+        "a resume token on the receiver",
+        || receiver.exists(replica) && receiver.prop(replica, "receive_resume_token") != "-",
+    );
+    assert!(
+        receiver.snapshots(replica).is_empty(),
+        "nothing complete yet"
+    );
+}
+
+/// After `active` was restarted and ran: the step completed from the token, sending only the
+/// rest, and the data on both hosts is equal.
+fn assert_resumed(
+    active: &Host,
+    job: &str,
+    sender: &World,
+    fs: &str,
+    receiver: &World,
+    replica: &str,
+) {
+    assert_eq!(receiver.snapshots(replica), ["s1"]);
+    assert_eq!(receiver.prop(replica, "receive_resume_token"), "-");
+    let sent = bytes_replicated(active, job);
+    assert!(
+        sent > 0 && sent < (SIZE as u64) * 9 / 10,
+        "the restarted run resumed and sent only the rest ({sent} of {SIZE} bytes)"
+    );
+    receiver.mount(replica);
+    assert_eq!(receiver.checksum(replica), sender.checksum(fs));
+}
+
+#[test]
+fn a_push_over_tcp_killed_mid_step_resumes_on_the_other_host() {
+    let (a, b, links) = two_hosts();
+    let src = a.create_pool("src");
+    let dst = b.create_pool("dst");
+    let fs = format!("{src}/data");
+    a.create(&fs);
+    a.write(&fs, "big.bin", &data(7, SIZE));
+    a.snap(&fs, "s1");
+    let (mut push, sink, replica) = push_to_sink((a, b, &links), 0, &fs, &dst, SLOW_SEND);
+    let out = push.cli(&["signal", "wakeup", "push"]);
+    assert!(out.status.success());
+    wait_receiving_a_third(sink.w(), &replica);
+    push.kill9();
+    assert_partial(sink.w(), &replica);
+
+    push.spawn();
+    push.wakeup_wait("push");
+    assert_resumed(&push, "push", push.w(), &fs, sink.w(), &replica);
+}
+
+#[test]
+fn b_pull_over_tls_killed_mid_step_resumes_on_the_other_host() {
+    let (a, b, links) = two_hosts();
+    let src = a.create_pool("src");
+    let dst = b.create_pool("dst");
+    let fs = format!("{src}/data");
+    a.create(&fs);
+    a.write(&fs, "big.bin", &data(8, SIZE));
+    a.snap(&fs, "s1");
+    // Each host makes its own identity; each is given a copy of the other's certificate.
+    let (source_id, puller_id) = (identity(&a, "source-host"), identity(&b, "puller"));
+    let puller_cert = trust(&a, "puller", &puller_id);
+    let source_cert = trust(&b, "source-host", &source_id);
+    let port = links.to_a(1);
+    let source = Host::start(
+        a,
+        "source",
+        "",
+        &tls_source_job(
+            "source",
+            &fs,
+            port,
+            &source_id,
+            ("puller", &puller_cert),
+            SLOW_SEND,
+        ),
+    );
+    let mut puller = Host::start(
+        b,
+        "puller",
+        "",
+        &tls_pull_job(
+            &format!("{dst}/pulled"),
+            port,
+            &puller_id,
+            ("source-host", &source_cert),
+            PRUNING,
+        ),
+    );
+    let out = puller.cli(&["signal", "wakeup", "pull"]);
+    assert!(out.status.success());
+    let replica = format!("{dst}/pulled/{fs}");
+    wait_receiving_a_third(puller.w(), &replica);
+    puller.kill9();
+    assert_partial(puller.w(), &replica);
+
+    puller.spawn();
+    puller.wakeup_wait("pull");
+    assert_resumed(&puller, "pull", source.w(), &fs, puller.w(), &replica);
+}
+
+#[test]
+fn c_incremental_from_the_cursor_after_the_sender_destroyed_the_common_snapshot() {
+    let (a, b, links) = two_hosts();
+    let src = a.create_pool("src");
+    let dst = b.create_pool("dst");
+    let fs = format!("{src}/data");
+    a.create(&fs);
+    a.write(&fs, "base.bin", &data(21, 1_000_000));
+    a.snap(&fs, "s1");
+    let (push, sink, replica) = push_to_sink((a, b, &links), 2, &fs, &dst, "");
+    let (aw, bw) = (push.w(), sink.w());
+    push.wakeup_wait("push");
+    assert_eq!(bw.snapshots(&replica), ["s1"]);
+    let s1 = aw.guid(&format!("{fs}@s1"));
+    let cursor = format!("zferry_C_{s1:016x}_");
+    assert!(
+        aw.bookmarks(&fs).iter().any(|b| b.starts_with(&cursor)),
+        "cursor bookmark on s1: {:?}",
+        aw.bookmarks(&fs)
+    );
+
+    // The sender loses its last common snapshot; only the cursor bookmark remains of it.
+    aw.zfs_ok(&["destroy", &format!("{fs}@s1")]);
+    aw.write(&fs, "delta.bin", &data(22, 100_000));
+    aw.snap(&fs, "s2");
+    push.wakeup_wait("push");
+    assert_eq!(bw.snapshots(&replica), ["s1", "s2"]);
+    assert_eq!(
+        bw.guid(&format!("{replica}@s1")),
+        s1,
+        "s1 kept, not re-received"
+    );
+    assert_eq!(
+        bw.guid(&format!("{replica}@s2")),
+        aw.guid(&format!("{fs}@s2"))
+    );
+    let sent = bytes_replicated(&push, "push");
+    assert!(
+        sent > 0 && sent < 500_000,
+        "incremental from the bookmark: {sent} bytes, not the full 1.1 MB"
+    );
+    bw.mount(&replica);
+    assert_eq!(bw.checksum(&replica), aw.checksum(&fs));
+}
+
+#[test]
+fn d_raw_encrypted_send_to_a_host_without_the_key_stays_locked_and_incremental() {
+    let (a, b, links) = two_hosts();
+    let src = a.create_pool("src");
+    let dst = b.create_pool("dst");
+    let fs = format!("{src}/secret");
+    // A hex key in a file only host A has (a passphrase would cost seconds of PBKDF2 in a VM).
+    let key = a.write_private("secret.key", "7a".repeat(32).as_bytes());
+    a.zfs_ok(&[
+        "create",
+        "-o",
+        "encryption=on",
+        "-o",
+        "keyformat=hex",
+        "-o",
+        &format!("keylocation=file://{}", key.display()),
+        &fs,
+    ]);
+    a.write(&fs, "secret.bin", &data(31, 500_000));
+    a.snap(&fs, "s1");
+    let encrypted = "    send:\n      encrypted: true\n";
+    let (push, sink, replica) = push_to_sink((a, b, &links), 3, &fs, &dst, encrypted);
+    let (aw, bw) = (push.w(), sink.w());
+    push.wakeup_wait("push");
+    assert_eq!(bw.snapshots(&replica), ["s1"]);
+    assert_ne!(bw.prop(&replica, "encryption"), "off");
+    assert_eq!(bw.prop(&replica, "keystatus"), "unavailable");
+    assert_eq!(bw.prop(&replica, "encryptionroot"), replica);
+
+    aw.write(&fs, "more.bin", &data(32, 50_000));
+    aw.snap(&fs, "s2");
+    push.wakeup_wait("push");
+    assert_eq!(bw.snapshots(&replica), ["s1", "s2"]);
+    assert_eq!(
+        bw.guid(&format!("{replica}@s2")),
+        aw.guid(&format!("{fs}@s2"))
+    );
+    let sent = bytes_replicated(&push, "push");
+    assert!(
+        sent > 0 && sent < 300_000,
+        "the second raw step is incremental: {sent} bytes"
+    );
+    assert_eq!(
+        bw.prop(&replica, "keystatus"),
+        "unavailable",
+        "still locked"
+    );
+}
