@@ -139,7 +139,7 @@ pub enum TestCommand {
         #[arg(long)]
         dataset: Option<String>,
     },
-    /// Decode a `receive_resume_token` (`zfs send -nvt`).
+    /// Decode a `receive_resume_token` natively, on either host (no `zfs` call).
     Decoderesumetoken {
         /// The token.
         #[arg(long)]

@@ -256,6 +256,21 @@ fn crypt_of(st: &State, d: &Dataset, raw: bool) -> Option<StreamCrypt> {
     })
 }
 
+/// Whether the dataset uses blocks over 128 KiB. Real ZFS marks a `-L` stream (and its resume
+/// token, `largeblockok`) as carrying large blocks only then (measured on 2.3.2: a `-L` send of a
+/// 128K-recordsize dataset has no `largeblockok`); modelled here as `recordsize` over 128K.
+fn large_blocks_active(st: &State, dirs: &Dirs, d: &Dataset) -> bool {
+    let r = Reader {
+        st,
+        dirs,
+        parsable: true,
+    };
+    Prop::resolve("recordsize")
+        .and_then(|p| r.get(&props::Obj::Fs(d), &p))
+        .and_then(|v| v.value.parse::<u64>().ok())
+        .is_some_and(|size| size > 128 * 1024)
+}
+
 fn plan(st: &State, dirs: &Dirs, target: &str, o: &SendOpts) -> Result<Vec<Step>> {
     let Name::Snapshot(fs, snap) = Name::parse(target) else {
         if st.datasets.contains_key(target) {
@@ -288,8 +303,12 @@ fn plan(st: &State, dirs: &Dirs, target: &str, o: &SendOpts) -> Result<Vec<Step>
         Vec::new()
     };
     let crypt = crypt_of(st, d, o.flags.raw);
+    let flags = Flags {
+        large_blocks: o.flags.large_blocks && large_blocks_active(st, dirs, d),
+        ..o.flags
+    };
     let begin = |fromguid: u64, fromname: String, s: &crate::state::Snapshot| Begin {
-        flags: o.flags,
+        flags,
         fromguid,
         toguid: s.guid,
         creation: s.creation,

@@ -35,7 +35,7 @@ pub use list::{DatasetInfo, DatasetType, KeyStatus, ListedVersion, VersionQuery}
 pub use name::{BookmarkName, DatasetPath, HoldTag, NameError, PropertyName, SnapshotName};
 pub use props::{PropertySource, PropertyValue};
 pub use recv::{ExpectedSnapshot, Receive, ReceiveOptions};
-pub use resume_token::ResumeToken;
+pub use resume_token::{ResumeTokenContents, TokenError, decode as decode_resume_token};
 pub use send::{SendEstimate, SendFlags, SendFrom, SendRequest, SendStream};
 pub use stream::PIPE_SIZE;
 pub use version::{Version, VersionKind};

@@ -278,23 +278,25 @@ impl LocalReceiver {
                 .unwrap_or_default(),
         )
     }
+}
 
-    async fn decode(&self, token: &str) -> ResumeToken {
-        match self.zfs.decode_resume_token(token).await {
-            Ok(t) => ResumeToken {
-                token: token.to_owned(),
-                to_guid: t.to_guid,
-                from_guid: t.from_guid,
-                raw: t.raw,
-            },
-            // An undecodable token matches no step, so the planner aborts it.
-            Err(_) => ResumeToken {
-                token: token.to_owned(),
-                to_guid: 0,
-                from_guid: None,
-                raw: false,
-            },
-        }
+/// What the receiver reports about its interrupted receive. Decoded natively: this host cannot
+/// ask `zfs send -nvt`, which only works where the sending dataset exists.
+fn describe_token(token: &str) -> ResumeToken {
+    match zferry_zfs::decode_resume_token(token) {
+        Ok(t) => ResumeToken {
+            token: token.to_owned(),
+            to_guid: t.to_guid,
+            from_guid: t.from_guid,
+            raw: t.raw,
+        },
+        // An undecodable token matches no step, so the planner aborts it.
+        Err(_) => ResumeToken {
+            token: token.to_owned(),
+            to_guid: 0,
+            from_guid: None,
+            raw: false,
+        },
     }
 }
 
@@ -311,10 +313,7 @@ impl Endpoint for LocalReceiver {
             let Some(path) = self.relative(&d.path) else {
                 continue;
             };
-            let resume = match &d.receive_resume_token {
-                Some(token) => Some(self.decode(token).await),
-                None => None,
-            };
+            let resume = d.receive_resume_token.as_deref().map(describe_token);
             out.push(FilesystemInfo {
                 path,
                 is_placeholder: d.placeholder,

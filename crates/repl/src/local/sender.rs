@@ -228,9 +228,8 @@ impl LocalSender {
         token: &str,
         raw: bool,
     ) -> Result<(), EndpointError> {
-        let decoded = self.zfs.decode_resume_token(token).await.map_err(|e| {
-            EndpointError::not_found(format!("resume token cannot be used: {}", zfs_error(e)))
-        })?;
+        let decoded = zferry_zfs::decode_resume_token(token)
+            .map_err(|e| EndpointError::not_found(format!("resume token cannot be used: {e}")))?;
         let token_fs = decoded
             .to_name
             .split_once('@')

@@ -71,7 +71,7 @@ pub fn run(config_path: Option<&Path>, command: &TestCommand) -> anyhow::Result<
             Ok(())
         }
         TestCommand::Decoderesumetoken { token } => {
-            let t = block_on(zfs.decode_resume_token(token))?.context("decoding the token")?;
+            let t = zferry_zfs::decode_resume_token(token).context("decoding the token")?;
             println!("toname:      {}", t.to_name);
             println!("toguid:      {}", t.to_guid);
             match t.from_guid {
@@ -85,6 +85,7 @@ pub fn run(config_path: Option<&Path>, command: &TestCommand) -> anyhow::Result<
             println!("compressed:  {}", t.compressed);
             println!("embedded:    {}", t.embedded);
             println!("largeblocks: {}", t.large_blocks);
+            println!("saved:       {}", t.saved);
             Ok(())
         }
     }

@@ -1,13 +1,40 @@
-//! Decoding `receive_resume_token`s with `zfs send -nvt TOKEN`.
+//! Reading `receive_resume_token`s natively, with no `zfs` call.
+//!
+//! Why natively: the token lives on the receiving host, but `zfs send -nvt TOKEN` only decodes it
+//! where the sending dataset exists (OpenZFS 2.3.2 exits 255 with `cannot resume send: ... no
+//! longer exists` anywhere else). A receiver asking its own `zfs` would find every token
+//! "undecodable" and abort a resumable receive that its sender could have finished. Each host
+//! may ask ZFS only about its own datasets; the token's contents are plain data and are read here.
+//!
+//! The format, as the kernel writes it (`dsl_dataset.c`) and libzfs reads it:
+//! `<version>-<checksum>-<packed length>-<payload>` where `version` is decimal (only 1 exists),
+//! `checksum` is hex, the first word of the fletcher-4 checksum of the compressed bytes (the sum of
+//! their little-endian 32-bit words, modulo 2^64; a trailing partial word does not count),
+//! `packed length` is the hex length of the nvlist before compression, and `payload` is the hex
+//! of the zlib-compressed packed nvlist ([`nvlist`]; the kernel packs it in native encoding, XDR
+//! is read too).
+//!
+//! Tokens cross the wire (a receiver lists them, a sender checks them before `zfs send -t`), so
+//! the decoder is attack surface: every length is capped before anything is allocated, and a
+//! corrupt token is refused with the reason OpenZFS would give, never a panic.
 
-use crate::command::CommandLine;
-use crate::driver::Zfs;
-use crate::error::ZfsError;
+pub mod nvlist;
 
-/// The contents of a resume token.
+use std::io::Read;
+
+use nvlist::{UnpackError, Value};
+
+/// Longest token accepted, in characters (real ones are a few hundred).
+pub const MAX_TOKEN_LEN: usize = 16 * 1024;
+/// Largest packed nvlist accepted, in bytes, as the token declares it.
+pub const MAX_PACKED_LEN: u64 = 64 * 1024;
+/// The only token version OpenZFS defines (`ZFS_SEND_RESUME_TOKEN_VERSION`).
+const TOKEN_VERSION: u32 = 1;
+
+/// What a resume token says about the interrupted receive.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ResumeToken {
-    /// The snapshot being received (`toname`).
+pub struct ResumeTokenContents {
+    /// The snapshot being received, named as on the sending side (`toname`).
     pub to_name: String,
     /// Its guid.
     pub to_guid: u64,
@@ -15,7 +42,7 @@ pub struct ResumeToken {
     pub from_guid: Option<u64>,
     /// Bytes received so far.
     pub bytes: u64,
-    /// Object and offset where the stream resumes.
+    /// Object where the stream resumes.
     pub object: u64,
     /// Offset within `object`.
     pub offset: u64,
@@ -27,77 +54,139 @@ pub struct ResumeToken {
     pub embedded: bool,
     /// Large blocks (`-L`).
     pub large_blocks: bool,
+    /// The stream sends a partially received dataset's saved state (`-S`).
+    pub saved: bool,
 }
 
-impl Zfs {
-    /// Decodes `token` by asking `zfs send -nvt` (no data is sent).
-    pub async fn decode_resume_token(&self, token: &str) -> Result<ResumeToken, ZfsError> {
-        let line = CommandLine::zfs(["send", "-n", "-v", "-t", token]);
-        let stdout = self.runner.run(&line).await?;
-        parse_token_contents(&stdout).map_err(|detail| ZfsError::Parse {
-            command: line.display(),
-            detail,
-        })
+/// Why a token was refused. The texts follow libzfs's `resume token is corrupt (...)`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Not `<version>-<checksum>-<length>-<payload>`.
+    #[error("resume token is corrupt (invalid format)")]
+    Format,
+    /// A version other than 1.
+    #[error("resume token is corrupt (invalid version {0})")]
+    Version(u32),
+    /// Longer than [`MAX_TOKEN_LEN`].
+    #[error("resume token is corrupt (longer than {MAX_TOKEN_LEN} characters)")]
+    TooLong,
+    /// The payload has a character that is not a hex digit, or an odd count of them.
+    #[error("resume token is corrupt (payload is not hex-encoded)")]
+    NotHex,
+    /// The checksum does not match the payload.
+    #[error("resume token is corrupt (incorrect checksum)")]
+    Checksum,
+    /// The declared packed length is over [`MAX_PACKED_LEN`].
+    #[error("resume token is corrupt (declared length {0} is over {MAX_PACKED_LEN} bytes)")]
+    TooLarge(u64),
+    /// The payload is not zlib data of exactly the declared length.
+    #[error("resume token is corrupt (decompression failed)")]
+    Decompression,
+    /// The nvlist could not be read.
+    #[error("resume token is corrupt (nvlist_unpack failed: {0})")]
+    Unpack(#[from] UnpackError),
+    /// A field every token has (`toname`, `toguid`) is absent or of the wrong type.
+    #[error("resume token is corrupt (no {0})")]
+    Missing(&'static str),
+}
+
+/// Decodes a `receive_resume_token`.
+pub fn decode(token: &str) -> Result<ResumeTokenContents, TokenError> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(TokenError::TooLong);
     }
+    let mut parts = token.trim().splitn(4, '-');
+    let (Some(version), Some(checksum), Some(packed_len), Some(payload)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TokenError::Format);
+    };
+    let version: u32 = version.parse().map_err(|_| TokenError::Format)?;
+    let checksum = u64::from_str_radix(checksum, 16).map_err(|_| TokenError::Format)?;
+    let packed_len = u64::from_str_radix(packed_len, 16).map_err(|_| TokenError::Format)?;
+    if version != TOKEN_VERSION {
+        return Err(TokenError::Version(version));
+    }
+    let compressed = from_hex(payload)?;
+    if fletcher4_first_word(&compressed) != checksum {
+        return Err(TokenError::Checksum);
+    }
+    if packed_len > MAX_PACKED_LEN {
+        return Err(TokenError::TooLarge(packed_len));
+    }
+    let packed = inflate(&compressed, packed_len)?;
+    contents(nvlist::unpack(&packed)?)
 }
 
-/// Parses the `key = value` lines of the nvlist dump.
-fn parse_token_contents(out: &str) -> Result<ResumeToken, String> {
-    let num = |key: &str, v: &str| {
-        let parsed = match v.strip_prefix("0x") {
-            Some(hex) => u64::from_str_radix(hex, 16),
-            None => v.parse(),
-        };
-        parsed.map_err(|_| format!("{key} = {v:?} is not a number"))
-    };
-    let mut t = ResumeToken::default();
+fn from_hex(hex: &str) -> Result<Vec<u8>, TokenError> {
+    if !hex.len().is_multiple_of(2) {
+        return Err(TokenError::NotHex);
+    }
+    hex.as_bytes()
+        .chunks_exact(2)
+        .map(|pair| {
+            std::str::from_utf8(pair)
+                .ok()
+                .and_then(|s| u8::from_str_radix(s, 16).ok())
+                .ok_or(TokenError::NotHex)
+        })
+        .collect()
+}
+
+/// The first word of fletcher-4 (`a`, the running sum of 32-bit little-endian words): the only
+/// word a token carries.
+pub fn fletcher4_first_word(bytes: &[u8]) -> u64 {
+    bytes
+        .chunks_exact(4)
+        .map(|w| u64::from(u32::from_le_bytes(w.try_into().expect("4 bytes"))))
+        .fold(0u64, u64::wrapping_add)
+}
+
+/// zlib-inflates exactly `len` bytes; more or fewer is corruption. Reads at most `len + 1`
+/// bytes, so a small payload cannot expand into a large allocation.
+fn inflate(compressed: &[u8], len: u64) -> Result<Vec<u8>, TokenError> {
+    let mut out = Vec::with_capacity(len as usize);
+    flate2::read::ZlibDecoder::new(compressed)
+        .take(len + 1)
+        .read_to_end(&mut out)
+        .map_err(|_| TokenError::Decompression)?;
+    if out.len() as u64 != len {
+        return Err(TokenError::Decompression);
+    }
+    Ok(out)
+}
+
+fn contents(pairs: Vec<(String, Value)>) -> Result<ResumeTokenContents, TokenError> {
+    let mut t = ResumeTokenContents::default();
     let (mut has_name, mut has_guid) = (false, false);
-    for row in out.lines() {
-        let Some((key, value)) = row.trim().split_once(" = ") else {
-            continue;
-        };
-        match key {
-            "toname" => {
-                t.to_name = value.to_owned();
+    for (name, value) in pairs {
+        match (name.as_str(), value) {
+            ("toname", Value::Str(s)) => {
+                t.to_name = s;
                 has_name = true;
             }
-            "toguid" => {
-                t.to_guid = num(key, value)?;
+            ("toguid", Value::U64(v)) => {
+                t.to_guid = v;
                 has_guid = true;
             }
-            "fromguid" => t.from_guid = Some(num(key, value)?),
-            "bytes" => t.bytes = num(key, value)?,
-            "object" => t.object = num(key, value)?,
-            "offset" => t.offset = num(key, value)?,
-            "rawok" => t.raw = true,
-            "compressok" => t.compressed = true,
-            "embedok" => t.embedded = true,
-            "largeblockok" => t.large_blocks = true,
+            ("fromguid", Value::U64(v)) => t.from_guid = Some(v),
+            ("bytes", Value::U64(v)) => t.bytes = v,
+            ("object", Value::U64(v)) => t.object = v,
+            ("offset", Value::U64(v)) => t.offset = v,
+            ("rawok", Value::Flag) => t.raw = true,
+            ("compressok", Value::Flag) => t.compressed = true,
+            ("embedok", Value::Flag) => t.embedded = true,
+            ("largeblockok", Value::Flag) => t.large_blocks = true,
+            ("savedok", Value::Flag) => t.saved = true,
             _ => {}
         }
     }
-    if !(has_name && has_guid) {
-        return Err(format!("no toname/toguid in {out:?}"));
+    match (has_name, has_guid) {
+        (false, _) => Err(TokenError::Missing("toname")),
+        (_, false) => Err(TokenError::Missing("toguid")),
+        _ => Ok(t),
     }
-    Ok(t)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_openzfs_token_dump() {
-        let out = "resume token contents:\nnvlist version: 0\n\tfromguid = 0x20d321739bd59063\n\
-            \tobject = 0x2\n\toffset = 0x0\n\tbytes = 0x590\n\ttoguid = 0xe499ea0941365eeb\n\
-            \ttoname = p/a b@s3\n\tembedok = 1\n\tcompressok = 1\n\
-            send from p/a b@s1 to p/a b@s3 estimated size is 650K\n";
-        let t = parse_token_contents(out).expect("parses");
-        assert_eq!(t.to_name, "p/a b@s3");
-        assert_eq!(t.to_guid, 0xe499ea0941365eeb);
-        assert_eq!(t.from_guid, Some(0x20d321739bd59063));
-        assert_eq!((t.object, t.offset, t.bytes), (2, 0, 0x590));
-        assert!(t.compressed && t.embedded && !t.raw && !t.large_blocks);
-        assert!(parse_token_contents("garbage").is_err());
-    }
-}
+mod tests;
