@@ -22,6 +22,26 @@
 //! Requests do not name the replication lane. Each endpoint is constructed with the lane it serves
 //! (for example a source's rpc server builds its sender with `(source job, client identity)`), so a peer
 //! can never act on another lane's holds or cursors.
+//!
+//! # Which side may ask what
+//! The two sides are two hosts that share nothing: each runs `zfs` only on its own datasets, and
+//! everything it knows of the other side arrives through these traits (over rpc when remote).
+//! Audited operation by operation:
+//!
+//! | operation | runs `zfs` on | about |
+//! | --- | --- | --- |
+//! | `list_filesystems`, `list_versions` | the endpoint's host | its own datasets, snapshots, bookmarks, holds |
+//! | `send_estimate`, `send`, `send_completed`, `replication_cursor`, `hint_most_recent_common_ancestor` | the sender's host | the sender's snapshots, step holds and cursor bookmarks |
+//! | `receive`, `clear_resume_token`, `destroy_snapshots` (receiver) | the receiver's host | its own datasets, last-received holds, `receive -A` |
+//! | `destroy_snapshots` (sender, pruning) | the sender's host | its own snapshots |
+//!
+//! The one piece of data that names the *other* side's datasets is a `receive_resume_token`: it lives
+//! on the receiver but names the sender's snapshot. Both sides decode it natively
+//! ([`zferry_zfs::decode_resume_token`], no `zfs` call): the receiver to report what it was receiving
+//! ([`ResumeToken`]), the sender to check the token against the step before `zfs send -t`, the only
+//! command that hands a token to ZFS. `zfs send -nvt` would fail on the receiver, where the sending
+//! dataset does not exist. The planner and executor run on whichever host drives the job and never
+//! call `zfs` themselves.
 
 use std::fmt;
 

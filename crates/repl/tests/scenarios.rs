@@ -163,15 +163,18 @@ async fn sender_destroys_common_snapshot_incremental_continues_from_cursor() {
     assert_eq!(w.checksum(&w.r("data")), w.checksum(&src));
 }
 
+/// Sender and receiver on separate worlds (as on two machines): the receiver cannot see the
+/// sender's snapshots, so only a token it decodes itself lets the next run resume.
 async fn interrupted_then_resumed(incremental: bool) {
     let w = World::new();
+    let rw = World::new();
     let src = w.s("data");
     w.create(&src);
     if incremental {
         w.write(&src, "small", b"x");
         w.snap(&src, "s0");
         assert!(
-            run(w.sender(), w.receiver(), &fast_options())
+            run(w.sender(), rw.receiver(), &fast_options())
                 .await
                 .succeeded()
         );
@@ -184,7 +187,7 @@ async fn interrupted_then_resumed(incremental: bool) {
         inner: w.sender(),
         faults: Arc::clone(&faults),
     });
-    let report = run(Arc::clone(&faulty), w.receiver(), &fast_options()).await;
+    let report = run(Arc::clone(&faulty), rw.receiver(), &fast_options()).await;
     assert!(!report.succeeded());
     let fs = report.filesystem(&src).expect("fs");
     assert_eq!(fs.state, FsState::Failed);
@@ -192,14 +195,14 @@ async fn interrupted_then_resumed(incremental: bool) {
         fs.error.as_ref().map(|e| e.kind),
         Some(zferry_repl::endpoint::ErrorKind::Temporary)
     );
-    let target = w.r("data");
-    let token = w.prop(&target, "receive_resume_token");
+    let target = rw.replica_of(&w, "data");
+    let token = rw.prop(&target, "receive_resume_token");
     assert!(token.len() > 10, "a resume token after the cut: {token:?}");
     // Step holds survive the interruption (guarantee_resumability).
     assert!(!step_holds(&w, &format!("{src}@s1")).is_empty());
 
     let first = faults.delivered.load(Ordering::SeqCst);
-    let report = run(Arc::clone(&faulty), w.receiver(), &fast_options()).await;
+    let report = run(Arc::clone(&faulty), rw.receiver(), &fast_options()).await;
     assert!(report.succeeded(), "{report:#?}");
     let fs = report.filesystem(&src).expect("fs");
     assert!(fs.steps[0].resumed, "{fs:#?}");
@@ -210,9 +213,37 @@ async fn interrupted_then_resumed(incremental: bool) {
         "resume sent {resumed_bytes} bytes after {first}: data was sent again"
     );
     assert_eq!(fs.steps[0].bytes_replicated, resumed_bytes);
-    assert_eq!(w.checksum(&w.r("data")), w.checksum(&src));
+    assert_eq!(rw.checksum(&target), w.checksum(&src));
     assert!(step_holds(&w, &format!("{src}@s1")).is_empty());
-    assert_eq!(w.prop(&target, "receive_resume_token"), "-");
+    assert_eq!(rw.prop(&target, "receive_resume_token"), "-");
+}
+
+/// Regression: a receiver decoded its `receive_resume_token` with `zfs send -nvt`, which only
+/// works where the sending dataset exists; on a host of its own it reported the token as
+/// undecodable (guid 0), and the next run aborted the partial receive and sent everything again.
+#[tokio::test]
+async fn a_receiver_on_another_host_decodes_its_resume_token() {
+    use zferry_repl::endpoint::Endpoint;
+    let w = World::new();
+    let rw = World::new();
+    let src = w.s("data");
+    w.create(&src);
+    w.write(&src, "big.bin", &noise(2 << 20, 9));
+    w.snap(&src, "s1");
+    let faults = Arc::new(Faults::default());
+    *faults.cut_after.lock().unwrap() = Some(1 << 20);
+    let faulty: Arc<dyn Sender> = Arc::new(FaultySender {
+        inner: w.sender(),
+        faults,
+    });
+    assert!(!run(faulty, rw.receiver(), &fast_options()).await.succeeded());
+    let listed = rw.receiver().list_filesystems().await.expect("list");
+    let resume = listed
+        .iter()
+        .find_map(|f| f.resume.clone())
+        .expect("the partial receive is listed with its token");
+    assert_eq!(resume.to_guid, w.guid(&format!("{src}@s1")));
+    assert_eq!(resume.from_guid, None);
 }
 
 #[tokio::test]

@@ -22,29 +22,29 @@ use zferry_rpc::transport::tcp::{TcpClient, TcpServer};
 use zferry_zfs::{DatasetPath, Zfs, ZfsConfig};
 use zferry_zfs_sim::testenv::{TestZfs, tree_checksum, write_file};
 
+/// One host's own ZFS world with one pool: sender and receiver never share a world, so nothing
+/// the receiver does can see the sender's datasets (as between two real machines).
 struct World {
     t: TestZfs,
     zfs: Zfs,
-    src: String,
-    dst: String,
+    pool: String,
 }
 
 impl World {
-    fn new() -> World {
+    fn new(pool_hint: &str) -> World {
         let t = TestZfs::new();
-        let src = t.create_pool("src");
-        let dst = t.create_pool("dst");
+        let pool = t.create_pool(pool_hint);
         let zfs = Zfs::new(ZfsConfig {
             zfs_bin: t.zfs_bin(),
             zpool_bin: t.zpool_bin(),
             env: t.env(),
         });
-        World { t, zfs, src, dst }
+        World { t, zfs, pool }
     }
 
     /// `src/data` with a file and snapshot `s1`.
     fn source_data(&self) -> String {
-        let ds = format!("{}/data", self.src);
+        let ds = format!("{}/data", self.pool);
         self.t.zfs_ok(&["create", "-p", &ds]);
         let payload: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
         write_file(&self.t.mountpoint(&ds), "a.bin", &payload);
@@ -54,10 +54,10 @@ impl World {
 
     fn sender(&self, lane: Lane) -> LocalSender {
         let filter =
-            FilesystemFilter::from_map([(format!("{}/data<", self.src).as_str(), true)]).unwrap();
+            FilesystemFilter::from_map([(format!("{}/data<", self.pool).as_str(), true)]).unwrap();
         LocalSender::new(
             self.zfs.clone(),
-            vec![DatasetPath::new(self.src.as_str()).unwrap()],
+            vec![DatasetPath::new(self.pool.as_str()).unwrap()],
             filter,
             lane,
             SendOptions::default(),
@@ -127,10 +127,11 @@ fn background<L: zferry_rpc::transport::Listener + 'static>(
 
 #[tokio::test]
 async fn push_to_a_sink_lands_under_root_fs_and_identity() {
-    let w = Arc::new(World::new());
+    let w = World::new("src");
+    let sink_host = Arc::new(World::new("dst"));
     let src = w.source_data();
-    let root = format!("{}/sink", w.dst);
-    let world = w.clone();
+    let root = format!("{}/sink", sink_host.pool);
+    let world = sink_host.clone();
     let sink_root = root.clone();
     let service = Service::Sink(Arc::new(move |id: &ClientIdentity| {
         Ok(
@@ -148,7 +149,7 @@ async fn push_to_a_sink_lands_under_root_fs_and_identity() {
     .await;
     assert!(report.succeeded(), "{report:#?}");
     let replica = format!("{root}/laptop/{src}");
-    assert_eq!(w.checksum(&replica), w.checksum(&src));
+    assert_eq!(sink_host.checksum(&replica), w.checksum(&src));
 }
 
 /// A source serving `w`'s sender to the identity `backup` only.
@@ -167,22 +168,23 @@ fn source_service(w: &Arc<World>) -> Service {
 
 #[tokio::test]
 async fn pull_from_a_source_over_rpc() {
-    let w = Arc::new(World::new());
+    let w = Arc::new(World::new("src"));
+    let puller = World::new("dst");
     let src = w.source_data();
     let _stop = background(
         LocalServer::bind("engine-source").unwrap(),
         source_service(&w),
     );
-    let root = format!("{}/pulled", w.dst);
+    let root = format!("{}/pulled", puller.pool);
     let report = replicate(
         local_client("engine-source", "backup"),
-        Arc::new(w.receiver(&root, Lane::new("source", "backup"))),
+        Arc::new(puller.receiver(&root, Lane::new("source", "backup"))),
         &options(),
         &Progress::new(),
     )
     .await;
     assert!(report.succeeded(), "{report:#?}");
-    assert_eq!(w.checksum(&format!("{root}/{src}")), w.checksum(&src));
+    assert_eq!(puller.checksum(&format!("{root}/{src}")), w.checksum(&src));
     let stranger: Result<(), EndpointError> = {
         use zferry_repl::endpoint::Endpoint;
         local_client("engine-source", "stranger").ping().await
@@ -193,7 +195,8 @@ async fn pull_from_a_source_over_rpc() {
 /// Over tcp the source splices `zfs send`'s pipe into the socket (the zero-copy path).
 #[tokio::test]
 async fn pull_over_tcp_from_a_source() {
-    let w = Arc::new(World::new());
+    let w = Arc::new(World::new("src"));
+    let puller = World::new("dst");
     let src = w.source_data();
     let server = TcpServer::bind(
         "127.0.0.1:0",
@@ -210,14 +213,14 @@ async fn pull_over_tcp_from_a_source() {
         }),
         ClientOptions::default(),
     ));
-    let root = format!("{}/pulled", w.dst);
+    let root = format!("{}/pulled", puller.pool);
     let report = replicate(
         remote,
-        Arc::new(w.receiver(&root, Lane::new("source", "backup"))),
+        Arc::new(puller.receiver(&root, Lane::new("source", "backup"))),
         &options(),
         &Progress::new(),
     )
     .await;
     assert!(report.succeeded(), "{report:#?}");
-    assert_eq!(w.checksum(&format!("{root}/{src}")), w.checksum(&src));
+    assert_eq!(puller.checksum(&format!("{root}/{src}")), w.checksum(&src));
 }

@@ -210,7 +210,12 @@ impl World {
 
     /// Where the receiver puts `src/<rel>`.
     pub fn r(&self, rel: &str) -> String {
-        format!("{}/backup/{}/{rel}", self.dst, self.src)
+        self.replica_of(self, rel)
+    }
+
+    /// Where this world's receiver puts `<sender's src>/<rel>` of another world's sender.
+    pub fn replica_of(&self, sender: &World, rel: &str) -> String {
+        format!("{}/backup/{}/{rel}", self.dst, sender.src)
     }
 
     /// A fault file for the simulator (no effect on real ZFS; callers check `is_real`).
