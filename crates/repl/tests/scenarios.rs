@@ -236,7 +236,11 @@ async fn a_receiver_on_another_host_decodes_its_resume_token() {
         inner: w.sender(),
         faults,
     });
-    assert!(!run(faulty, rw.receiver(), &fast_options()).await.succeeded());
+    assert!(
+        !run(faulty, rw.receiver(), &fast_options())
+            .await
+            .succeeded()
+    );
     let listed = rw.receiver().list_filesystems().await.expect("list");
     let resume = listed
         .iter()
