@@ -87,16 +87,37 @@ impl World {
         matches!(self.backend, Backend::Vm(_))
     }
 
-    /// A command that runs `program` on this host: here with the world's environment (`PATH`
-    /// with the simulator's programs first, `ZFS_SIM_DIR`), or in the guest.
-    pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
+    /// A command that runs `program args` on this host: here with the world's environment
+    /// (`PATH` with the simulator's programs first, `ZFS_SIM_DIR`), or in the guest.
+    pub fn command<I, S>(&self, program: impl AsRef<OsStr>, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         match &self.backend {
             Backend::Local(t) => {
                 let mut cmd = Command::new(program);
-                cmd.envs(local_daemon_env(t));
+                cmd.args(args).envs(local_daemon_env(t));
                 cmd
             }
-            Backend::Vm(g) => g.command(program.as_ref()),
+            Backend::Vm(g) => g.command(program.as_ref(), args, false),
+        }
+    }
+
+    /// Runs `program args` on this host (stdin empty) and returns its output, whatever its
+    /// exit status.
+    pub fn output<I, S>(&self, program: impl AsRef<OsStr>, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        match &self.backend {
+            Backend::Local(_) => self
+                .command(program, args)
+                .stdin(Stdio::null())
+                .output()
+                .expect("run a command"),
+            Backend::Vm(g) => g.output(program.as_ref(), args),
         }
     }
 
@@ -489,19 +510,23 @@ impl Host {
         }
     }
 
-    /// A `zferry` CLI command against this host's configuration, run on this host.
+    /// The arguments of `zferry args` against this host's configuration.
+    fn cli_args<'a>(&'a self, args: &'a [&'a str]) -> impl Iterator<Item = &'a OsStr> {
+        [OsStr::new("--config"), self.config.as_os_str()]
+            .into_iter()
+            .chain(args.iter().map(OsStr::new))
+    }
+
+    /// A `zferry` CLI command against this host's configuration, run on this host (to spawn).
     pub fn cli_command(&self, args: &[&str]) -> Command {
-        let mut cmd = self.w().command(zferry_bin());
-        cmd.arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .stdin(Stdio::null());
+        let mut cmd = self.w().command(zferry_bin(), self.cli_args(args));
+        cmd.stdin(Stdio::null());
         cmd
     }
 
     /// Runs a `zferry` CLI command against this host's configuration.
     pub fn cli(&self, args: &[&str]) -> Output {
-        self.cli_command(args).output().expect("run zferry")
+        self.w().output(zferry_bin(), self.cli_args(args))
     }
 
     /// `zferry signal wakeup JOB --wait`, asserting success.
@@ -583,13 +608,16 @@ impl Drop for Host {
 /// of `w`) in that host's directory and returns the directory (`identity.crt`, `identity.key`).
 pub fn identity(w: &World, name: &str) -> PathBuf {
     let dir = w.dir().join("identities").join(name);
-    let out = w
-        .command(zferry_bin())
-        .args(["identity", "init", name, "--dir"])
-        .arg(&dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("zferry identity init");
+    let out = w.output(
+        zferry_bin(),
+        [
+            OsStr::new("identity"),
+            "init".as_ref(),
+            name.as_ref(),
+            "--dir".as_ref(),
+            dir.as_os_str(),
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -641,14 +669,14 @@ pub fn tls_source_job(
 }
 
 /// A manual pull job `pull` into `root_fs` from 127.0.0.1:`port` over tls, with the identity in
-/// directory `me`, pinning `server` = (common name, path of its certificate on this host), with
-/// the job's `pruning` section.
+/// directory `me`, pinning `server` = (common name, path of its certificate on this host);
+/// `extra` holds the job's `pruning` section and any more job keys.
 pub fn tls_pull_job(
     root_fs: &str,
     port: u16,
     me: &Path,
     server: (&str, &Path),
-    pruning: &str,
+    extra: &str,
 ) -> String {
     format!(
         "  - name: pull
@@ -662,7 +690,7 @@ pub fn tls_pull_job(
       server_cn: \"{cn}\"
     root_fs: {root_fs}
     interval: manual
-{pruning}",
+{extra}",
         ca = server.1.display(),
         cn = server.0,
         me = me.display(),

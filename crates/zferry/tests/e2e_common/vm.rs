@@ -1,9 +1,19 @@
 //! The vm-pair backend of [`super::World`]: a world that is one guest of `scripts/vm-pair`, two
 //! qemu VMs with real OpenZFS that share nothing but a few forwarded TCP ports. Every command of
-//! such a world (`zfs`, the daemon, the CLI, file writes, checksums) runs inside its guest through
-//! `ZFS_VM_RUN=<run dir> ../shared/zfs-vm/zfs-vm exec -n -- ...`; the test binary itself runs on
-//! the host. The guests see this checkout at the same path (so `target/debug/zferry` runs in
-//! them) and the hosts' directories are under its `target/`.
+//! such a world (`zfs`, the daemon, the CLI, file writes, checksums) runs inside its guest over
+//! ssh, as `zfs-vm exec` does (`. /etc/profile`, the caller's working directory, each argument
+//! quoted); the test binary itself runs on the host. The guests see this checkout at the same
+//! path (so `target/debug/zferry` runs in them) and the hosts' directories are under its
+//! `target/`.
+//!
+//! Why not `zfs-vm exec` itself: it multiplexes every session over one ssh master connection,
+//! and the guest's dropbear aborts that connection (`Failed assertion (common-channel.c:705):
+//! !channel->sent_close` in the console log) when sessions close at the same moment, which
+//! parallel tests polling a guest do all the time; every session in flight then fails with
+//! status 255. So each command here gets a connection of its own (the ssh arguments of
+//! `zfs-vm ssh-args` without the ControlMaster options, as the forwarders of `scripts/vm-pair`
+//! use). Dropbear refuses handshakes beyond a few at once per client; a command refused before
+//! authentication never ran, so it is tried again.
 //!
 //! Selected by `ZFERRY_TEST_ZFS=vm-pair`; the pair's run directories and ports are read from the
 //! env file `scripts/vm-pair up` writes (`target/vm-pair/env`, or `ZFERRY_VM_PAIR_ENV`).
@@ -12,8 +22,8 @@ use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Value of `ZFERRY_TEST_ZFS` selecting the vm-pair.
@@ -109,6 +119,8 @@ impl PairEnv {
 pub struct Guest {
     name: String,
     run: PathBuf,
+    /// See [`Guest::ssh_args`].
+    ssh_args: OnceLock<Vec<String>>,
     pools: Mutex<Vec<String>>,
 }
 
@@ -117,6 +129,7 @@ impl Guest {
         Guest {
             name: name.to_string(),
             run,
+            ssh_args: OnceLock::new(),
             pools: Mutex::new(Vec::new()),
         }
     }
@@ -125,31 +138,88 @@ impl Guest {
         &self.name
     }
 
-    /// `zfs-vm exec` for this guest, up to the command (`-n`: no stdin unless `stdin`).
-    fn exec(&self, stdin: bool) -> Command {
-        let mut cmd = Command::new(zfs_vm());
-        cmd.env("ZFS_VM_RUN", &self.run).arg("exec");
+    /// ssh arguments for this guest (from `zfs-vm ssh-args`, without ControlMaster options),
+    /// ending with the destination.
+    fn ssh_args(&self) -> Vec<String> {
+        self.ssh_args
+            .get_or_init(|| {
+                let out = Command::new(zfs_vm())
+                    .env("ZFS_VM_RUN", &self.run)
+                    .arg("ssh-args")
+                    .output()
+                    .expect("zfs-vm ssh-args");
+                assert!(
+                    out.status.success(),
+                    "zfs-vm ssh-args for guest {}: {}",
+                    self.name,
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let words: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect();
+                let mut args = Vec::new();
+                let mut i = 0;
+                while i < words.len() {
+                    if words[i] == "-o"
+                        && words.get(i + 1).is_some_and(|o| o.starts_with("Control"))
+                    {
+                        i += 2;
+                        continue;
+                    }
+                    args.push(words[i].clone());
+                    i += 1;
+                }
+                args
+            })
+            .clone()
+    }
+
+    /// A command running `program args` in the guest, in the test's working directory (which
+    /// the guest has through the share); stdin is forwarded only when `stdin`.
+    pub fn command<I, S>(&self, program: &OsStr, args: I, stdin: bool) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut remote = String::from(". /etc/profile; cd ");
+        let cwd = std::env::current_dir().expect("current directory");
+        remote.push_str(&shell_quote(cwd.as_os_str()));
+        remote.push_str(" 2>/dev/null || cd /; exec");
+        for word in std::iter::once(program.to_owned())
+            .chain(args.into_iter().map(|a| a.as_ref().to_owned()))
+        {
+            remote.push(' ');
+            remote.push_str(&shell_quote(&word));
+        }
+        let mut cmd = Command::new("ssh");
+        cmd.arg("-T");
         if !stdin {
             cmd.arg("-n");
         }
-        cmd.arg("--");
+        cmd.args(self.ssh_args()).arg(remote);
         cmd
     }
 
-    /// A command running `program` in the guest (in the test's working directory, which the
-    /// guest has through the share).
-    pub fn command(&self, program: &OsStr) -> Command {
-        let mut cmd = self.exec(false);
-        cmd.arg(program);
-        cmd
+    /// Runs `program args` in the guest and returns its output whatever its exit status,
+    /// trying again while the guest refuses the connection before authentication.
+    pub fn output<I, S>(&self, program: &OsStr, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let args: Vec<std::ffi::OsString> =
+            args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        retry_refused(&self.name, || {
+            self.command(program, &args, false)
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run ssh: {e}"))
+        })
     }
 
     /// Runs `program args` in the guest, whatever its exit status.
     pub fn run(&self, program: &str, args: &[&str]) -> Output {
-        self.command(program.as_ref())
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run zfs-vm exec: {e}"))
+        self.output(program.as_ref(), args)
     }
 
     /// Runs the shell script `script` with positional parameters `args`, asserting success.
@@ -181,27 +251,25 @@ impl Guest {
 
     /// Writes `bytes` to `path` in the guest (through `cat` on stdin).
     pub fn write_file(&self, path: &Path, bytes: &[u8]) {
-        let mut child = self
-            .exec(true)
-            .args([
-                "sh",
-                "-c",
-                "mkdir -p \"$(dirname \"$1\")\" && cat > \"$1\"",
-                "sh",
-            ])
-            .arg(path)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("zfs-vm exec");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(bytes)
-            .expect("write to the guest");
-        let out = child.wait_with_output().expect("zfs-vm exec");
+        let script = "mkdir -p \"$(dirname \"$1\")\" && cat > \"$1\"";
+        let args = [
+            OsStr::new("-c"),
+            script.as_ref(),
+            "sh".as_ref(),
+            path.as_os_str(),
+        ];
+        let out = retry_refused(&self.name, || {
+            let mut child = self
+                .command("sh".as_ref(), args, true)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("ssh");
+            // A refused connection closes stdin early: the error shows in the exit status.
+            let _ = child.stdin.take().expect("stdin").write_all(bytes);
+            child.wait_with_output().expect("ssh")
+        });
         assert!(
             out.status.success(),
             "writing {} in guest {}: {}",
@@ -221,10 +289,12 @@ impl Guest {
     }
 
     /// `rchar` of a `zfs receive` into `target` running in the guest (see
-    /// [`super::World::receive_bytes_read`]).
+    /// [`super::World::receive_bytes_read`]). The candidates are found with a plain `grep -l`:
+    /// busybox's `grep -lF` finds nothing in NUL-separated `/proc/*/cmdline` (dataset names
+    /// hold no regex characters but `.`, which matches itself too).
     pub fn receive_bytes_read(&self, target: &str) -> Option<u64> {
         let out = self.sh_ok(
-            "for f in $(grep -lF \"$1\" /proc/[0-9]*/cmdline 2>/dev/null); do
+            "for f in $(grep -l -e \"$1\" /proc/[0-9]*/cmdline 2>/dev/null); do
                d=${f%/cmdline}
                if tr '\\0' '\\n' < \"$f\" | grep -qx receive && tr '\\0' '\\n' < \"$f\" | grep -qxF \"$1\"; then
                  sed -n 's/^rchar: //p' \"$d/io\"; exit 0
@@ -290,6 +360,7 @@ impl Guest {
             std::thread::sleep(Duration::from_millis(100));
         };
         GuestDaemon {
+            // A handle of its own to signal the daemon; it creates no pools, so its drop is a no-op.
             guest: Guest::new(&self.name, self.run.clone()),
             pid,
             exitfile,
@@ -312,6 +383,34 @@ impl Drop for Guest {
                 ],
             );
         }
+    }
+}
+
+/// `word` quoted for a POSIX shell.
+fn shell_quote(word: &OsStr) -> String {
+    format!("'{}'", word.to_string_lossy().replace('\'', "'\\''"))
+}
+
+/// Runs `attempt` until the guest did not refuse the connection before authentication
+/// (ssh's status 255 with `kex_exchange_identification` or `Connection refused`: the command did
+/// not start), for at most a minute.
+fn retry_refused(guest: &str, mut attempt: impl FnMut() -> Output) -> Output {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut pause = Duration::from_millis(50);
+    loop {
+        let out = attempt();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let refused = out.status.code() == Some(255)
+            && (stderr.contains("kex_exchange_identification")
+                || stderr.contains("Connection refused"));
+        if !refused || Instant::now() > deadline {
+            if refused {
+                panic!("guest {guest} keeps refusing ssh connections: {stderr}");
+            }
+            return out;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(800));
     }
 }
 
