@@ -8,10 +8,14 @@
 //! | `B` begin | magic `ZSIMSND1`, flags u32, fromguid u64, toguid u64, creation i64, toname, fromname, kind u8, properties, encryption |
 //! | `D` | directory path |
 //! | `F` | mode u32, size u64, path; followed by `W` records carrying `size` bytes |
-//! | `W` | up to 1 MiB of the preceding file's data |
+//! | `W` | up to 128 KiB of the preceding file's data |
 //! | `L` | symlink path, target |
 //! | `X` | path deleted since the incremental source |
-//! | `E` end | SHA-256 of every byte of the sub-stream before this record |
+//! | `E` end | SHA-256 of every byte of the sub-stream before this record, zero-padded |
+//!
+//! The begin and end records are padded to the 312 bytes of OpenZFS's `dmu_replay_record_t`,
+//! so a stream's first and last records sit at the same offsets as in a real stream (what a
+//! receive keeps when its stream is cut depends on them, see `recv`).
 //!
 //! Strings are `u32 LE length + bytes`. Entries come in sorted path order, so the same snapshot
 //! always yields the same bytes: a resumed stream (`send -t`, which starts with an `R` record
@@ -27,10 +31,15 @@ use crate::data::{Entry, walk};
 
 /// Magic at the start of every begin record.
 pub const MAGIC: &[u8; 8] = b"ZSIMSND1";
-/// Minimum payload size of a begin record (OpenZFS's begin record is 312 bytes).
-const BEGIN_SIZE: usize = 307;
-/// Data carried per `W` record.
-pub const CHUNK: usize = 1 << 20;
+/// Minimum payload size of the begin and end records (with the 5-byte record header, the 312
+/// bytes of OpenZFS's records).
+const RECORD_SIZE: usize = 307;
+/// Size of an OpenZFS record header: a resumable receive keeps nothing until this many bytes
+/// after the begin record have arrived (see `recv`).
+pub const HEADER_SIZE: usize = 312;
+/// Data carried per `W` record: OpenZFS's default `recordsize`, so that a receive cut inside a
+/// file keeps as much of it as real ZFS would (it applies whole records only).
+pub const CHUNK: usize = 128 << 10;
 
 /// Send flags recorded in the stream (and in resume tokens).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -180,8 +189,8 @@ fn begin_payload(b: &Begin) -> Vec<u8> {
         }
     }
     // Padded to the size of OpenZFS's begin record, so streams have a realistic minimum.
-    if p.len() < BEGIN_SIZE {
-        p.resize(BEGIN_SIZE, 0);
+    if p.len() < RECORD_SIZE {
+        p.resize(RECORD_SIZE, 0);
     }
     p
 }
@@ -292,7 +301,8 @@ impl<W: Write> Encoder<W> {
 
     /// Writes the end record; returns the sink and the sub-stream's length.
     pub fn end(mut self) -> io::Result<(W, u64)> {
-        let sum: [u8; 32] = self.hash.clone().finalize().into();
+        let mut sum = self.hash.clone().finalize().to_vec();
+        sum.resize(RECORD_SIZE, 0);
         self.record(b'E', &sum)?;
         Ok((self.out, self.written))
     }
@@ -334,12 +344,15 @@ pub enum ReadError {
 pub struct Decoder<R: Read> {
     input: R,
     hash: Sha256,
-    /// Bytes of the current sub-stream consumed so far.
+    /// Bytes of the current sub-stream consumed so far (complete records only once a record
+    /// has been read whole).
     pub consumed: u64,
-    /// Where the raw bytes read are copied (for saving partial receives).
-    raw: Option<fs::File>,
-    /// A failure writing the raw copy.
-    raw_error: Option<io::Error>,
+    /// Bytes read ahead of the records ([`Decoder::prefetch`]), consumed first.
+    ahead: Vec<u8>,
+    /// Where a resumable receive keeps the records it has read, and the sub-stream offset from
+    /// which records go there (those before are in the file already: a resumed receive replays
+    /// them).
+    journal: Option<(fs::File, u64)>,
 }
 
 impl<R: Read> Decoder<R> {
@@ -349,23 +362,32 @@ impl<R: Read> Decoder<R> {
             input,
             hash: Sha256::new(),
             consumed: 0,
-            raw: None,
-            raw_error: None,
+            ahead: Vec::new(),
+            journal: None,
         }
     }
 
-    /// Copies every byte read from now on to `file` (or stops copying), for saving the
-    /// bytes of a partial receive.
-    pub fn record_raw(&mut self, file: Option<fs::File>) {
-        self.raw = file;
+    /// Appends every record of this sub-stream that starts at or after offset `from` to
+    /// `file` once it has been read whole, before it is returned: a receive killed at any
+    /// instant has every record it acted on in the file.
+    pub fn journal(&mut self, file: fs::File, from: u64) {
+        self.journal = Some((file, from));
     }
 
-    /// Stops copying; returns the copy's file, or the error that happened writing it.
-    pub fn take_raw(&mut self) -> io::Result<Option<fs::File>> {
-        if let Some(e) = self.raw_error.take() {
-            return Err(e);
+    /// Reads ahead until `n` bytes past the current position are buffered; `Ok(false)` when
+    /// the input ends before.
+    pub fn prefetch(&mut self, n: usize) -> Result<bool, ReadError> {
+        let mut buf = [0u8; 4096];
+        while self.ahead.len() < n {
+            let want = (n - self.ahead.len()).min(buf.len());
+            match self.input.read(&mut buf[..want]) {
+                Ok(0) => return Ok(false),
+                Ok(got) => self.ahead.extend_from_slice(&buf[..got]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(ReadError::Io(e)),
+            }
         }
-        Ok(self.raw.take())
+        Ok(true)
     }
 
     /// Gives back the underlying reader.
@@ -373,40 +395,41 @@ impl<R: Read> Decoder<R> {
         self.input
     }
 
-    /// Starts a new sub-stream (resets hash and counter).
+    /// Starts a new sub-stream (resets hash and counter, ends the journal).
     pub fn reset(&mut self) {
         self.hash = Sha256::new();
         self.consumed = 0;
+        self.journal = None;
     }
 
     /// Fills `buf` completely; `Ok(false)` on a clean end of input before the first byte.
     fn fill(&mut self, buf: &mut [u8]) -> Result<bool, ReadError> {
-        let mut got = 0;
+        let mut got = self.ahead.len().min(buf.len());
+        buf[..got].copy_from_slice(&self.ahead[..got]);
+        self.ahead.drain(..got);
         while got < buf.len() {
             match self.input.read(&mut buf[got..]) {
-                Ok(0) => {
-                    if got == 0 {
-                        return Ok(false);
-                    }
-                    self.note(&buf[..got]);
-                    return Err(ReadError::Truncated);
-                }
+                Ok(0) if got == 0 => return Ok(false),
+                Ok(0) => return Err(ReadError::Truncated),
                 Ok(n) => got += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(ReadError::Io(e)),
             }
         }
-        self.note(buf);
+        self.consumed += buf.len() as u64;
         Ok(true)
     }
 
-    fn note(&mut self, bytes: &[u8]) {
-        self.consumed += bytes.len() as u64;
-        if let Some(r) = self.raw.as_mut()
-            && let Err(e) = r.write_all(bytes)
+    /// Appends a record read whole to the journal (when it starts at or after its offset).
+    fn keep(&mut self, head: &[u8], payload: &[u8]) -> Result<(), ReadError> {
+        let start = self.consumed - (head.len() + payload.len()) as u64;
+        if let Some((file, from)) = self.journal.as_mut()
+            && start >= *from
         {
-            self.raw_error = Some(e);
+            file.write_all(head).map_err(ReadError::Io)?;
+            file.write_all(payload).map_err(ReadError::Io)?;
         }
+        Ok(())
     }
 
     /// Reads the next record; `Ok(None)` at a clean end of input (between records).
@@ -431,11 +454,12 @@ impl<R: Read> Decoder<R> {
         if len > 0 && !self.fill(&mut payload)? {
             return Err(ReadError::Truncated);
         }
+        self.keep(&head, &payload)?;
         if tag == b'E' {
             let sum: [u8; 32] = self.hash.clone().finalize().into();
             self.hash.update(head);
             self.hash.update(&payload);
-            if payload.as_slice() != sum {
+            if payload.get(..32) != Some(sum.as_slice()) {
                 return Err(ReadError::Invalid("checksum mismatch".into()));
             }
             return Ok(Some(Record::End(sum)));
@@ -573,8 +597,13 @@ fn parse_record(tag: u8, payload: &[u8]) -> Result<Record, ReadError> {
 }
 
 /// Applies the entry records of a sub-stream to the tree at `root`, until the end record.
-/// Returns the checksum from the end record.
-pub fn apply<R: Read>(dec: &mut Decoder<R>, root: &Path) -> Result<[u8; 32], ReadError> {
+/// After each data record, calls `on_data` with the sub-stream bytes read through it (a
+/// resumable receive records there how far it got). Returns the checksum from the end record.
+pub fn apply<R: Read>(
+    dec: &mut Decoder<R>,
+    root: &Path,
+    mut on_data: impl FnMut(u64) -> Result<(), ReadError>,
+) -> Result<[u8; 32], ReadError> {
     use std::os::unix::fs::PermissionsExt;
     let io = ReadError::Io;
     let mut open: Option<(fs::File, u64)> = None;
@@ -610,6 +639,7 @@ pub fn apply<R: Read>(dec: &mut Decoder<R>, root: &Path) -> Result<[u8; 32], Rea
                 }
                 f.write_all(&d).map_err(io)?;
                 *left -= d.len() as u64;
+                on_data(dec.consumed)?;
             }
             Record::Symlink(p, t) => {
                 let full = root.join(p);
@@ -684,15 +714,15 @@ mod tests {
             panic!()
         };
         assert_eq!(got, begin(0));
-        apply(&mut dec, &out).unwrap();
+        apply(&mut dec, &out, |_| Ok(())).unwrap();
         assert!(dec.read_record().unwrap().is_none());
         assert!(!crate::data::differs(&a, &out));
 
         let inc = encode(&b, Some(&a), &begin(5));
-        assert!(inc.len() < CHUNK + 500, "incremental carries only changes");
+        assert!(inc.len() < CHUNK + 1000, "incremental carries only changes");
         let mut dec = Decoder::new(inc.as_slice());
         dec.read_record().unwrap();
-        apply(&mut dec, &out).unwrap();
+        apply(&mut dec, &out, |_| Ok(())).unwrap();
         assert!(!crate::data::differs(&b, &out));
     }
 
@@ -705,16 +735,17 @@ mod tests {
         let mut dec = Decoder::new(cut);
         dec.read_record().unwrap();
         assert!(matches!(
-            apply(&mut dec, &t.path().join("o")),
+            apply(&mut dec, &t.path().join("o"), |_| Ok(())),
             Err(ReadError::Truncated)
         ));
         let mut bad = s.clone();
-        let n = bad.len() - 40;
+        // The last byte of the file data, just before the (312-byte) end record.
+        let n = bad.len() - 313;
         bad[n] ^= 1;
         let mut dec = Decoder::new(bad.as_slice());
         let r = dec
             .read_record()
-            .and_then(|_| apply(&mut dec, &t.path().join("o2")));
+            .and_then(|_| apply(&mut dec, &t.path().join("o2"), |_| Ok(())));
         assert!(matches!(r, Err(ReadError::Invalid(_))));
     }
 }

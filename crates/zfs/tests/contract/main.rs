@@ -13,6 +13,7 @@ mod encryption;
 mod holds_bookmarks;
 mod misc;
 mod names;
+mod partial_receive;
 mod resume;
 mod send_recv;
 mod versions;
