@@ -9,7 +9,8 @@
 //!   and a shared [`bandwidth`] limit;
 //! - [`message`], [`access`], [`server`] and [`client`]: requests, their checks, the passive
 //!   side's dispatcher and the active side's [`client::RemoteEndpoint`] (the engine's `Sender` and
-//!   `Receiver`, remotely).
+//!   `Receiver`, remotely); [`limits`]: the passive side's connection limits, so that a few
+//!   clients cannot exhaust a server.
 //!
 //! # What the daemon calls
 //! - Passive jobs: build a listener ([`transport::tcp::TcpServer::bind`],
@@ -33,6 +34,7 @@ pub mod error;
 pub mod frame;
 pub mod handshake;
 pub mod identity;
+pub mod limits;
 pub mod message;
 pub mod pool;
 pub mod server;

@@ -1,8 +1,9 @@
 //! The passive side: accepts connections, authenticates through the transport, checks every
 //! request, and dispatches to the local endpoint built for the client's identity.
 //!
-//! One task per connection; at most `max_connections` at once. Requests on a connection are
-//! answered in order. A `send` or `receive` ends the connection after its stream (streams are
+//! One task per connection, admitted by the connection limits of [`crate::limits`] (per client
+//! address, per identity, in total) with short deadlines for authentication and the greeting.
+//! Requests on a connection are answered in order. A `send` or `receive` ends the connection after its stream (streams are
 //! the expensive part; a fresh connection per step keeps the state machine simple).
 
 use crate::access::{SourceAccess, check_sink_request};
@@ -10,13 +11,13 @@ use crate::bandwidth::BandwidthLimiter;
 use crate::conn::{ConnOptions, Connection, Inbound};
 use crate::error::{ErrorClass, RemoteError, RpcError};
 use crate::identity::ClientIdentity;
+use crate::limits::{Admission, ConnectionLimits, Ticket};
 use crate::message::{Request, Response, StreamRequest, decode_request, endpoint_to_remote};
 use crate::stream::{IncomingStream, StreamConfig};
-use crate::transport::{Incoming, Listener};
+use crate::transport::{Authenticating, Listener};
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tokio::sync::Semaphore;
 use zferry_repl::endpoint::{
     ByteStream, Endpoint, EndpointError, ReceiveRequest, Receiver, SendRequest, Sender,
 };
@@ -65,13 +66,21 @@ pub enum Service {
     },
 }
 
+/// How long a client may take to authenticate (the tls transport's own `handshake_timeout`, 10 s
+/// by default, applies too): a connection that has not authenticated by then holds a place in
+/// vain.
+pub const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an authenticated client may take to greet. A client writes its greeting as soon as
+/// it is connected, so anything slower is a client that does not mean to.
+pub const GREETING_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Server limits and shared resources.
 #[derive(Clone)]
 pub struct ServerOptions {
-    /// Connection timing and buffers.
+    /// Connection timing and buffers; its handshake timeout bounds the client's greeting.
     pub conn: ConnOptions,
-    /// Connections served at once; further clients wait in the listen backlog.
-    pub max_connections: usize,
+    /// How many connections are open at once, and for whom.
+    pub limits: ConnectionLimits,
     /// Bound for a client's authentication (e.g. the TLS handshake).
     pub auth_timeout: Duration,
     /// The job's bandwidth limit for streams it receives or sends.
@@ -84,9 +93,12 @@ pub struct ServerOptions {
 impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
-            conn: ConnOptions::default(),
-            max_connections: 64,
-            auth_timeout: Duration::from_secs(20),
+            conn: ConnOptions {
+                handshake_timeout: GREETING_TIMEOUT,
+                ..ConnOptions::default()
+            },
+            limits: ConnectionLimits::default(),
+            auth_timeout: AUTH_TIMEOUT,
             limiter: None,
             shutdown_grace: Duration::from_secs(10),
         }
@@ -100,32 +112,27 @@ where
     L: Listener,
     F: Future<Output = ()>,
 {
-    let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let admission = Admission::new(options.limits.clone());
     let where_ = listener.describe();
+    let mut refusals = RefusalLog::default();
     let mut running = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
         while running.try_join_next().is_some() {}
-        let permit = tokio::select! {
-            _ = &mut shutdown => break,
-            permit = slots.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-        };
         let incoming = tokio::select! {
             _ = &mut shutdown => break,
             incoming = listener.accept() => incoming,
         };
         match incoming {
-            Ok(incoming) => {
-                let service = service.clone();
-                let options = options.clone();
-                running.spawn(async move {
-                    handle(incoming, service, options).await;
-                    drop(permit);
-                });
-            }
+            // Refused connections are dropped, which closes them: nothing is spent on them.
+            Ok(incoming) => match admission.admit(incoming.address) {
+                Ok(ticket) => {
+                    let service = service.clone();
+                    let options = options.clone();
+                    running.spawn(handle(ticket, incoming.auth, service, options));
+                }
+                Err(refusal) => refusals.note(&where_, &refusal),
+            },
             Err(e) => {
                 tracing::warn!(listener = %where_, error = %e, "accepting a connection failed");
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -147,8 +154,51 @@ where
     }
 }
 
-async fn handle(incoming: Incoming, service: Service, options: ServerOptions) {
-    let accepted = match tokio::time::timeout(options.auth_timeout, incoming).await {
+/// Refusals are logged at most once per [`RefusalLog::EVERY`], with the count of those not logged:
+/// a flood of connections must not become a flood of log lines.
+#[derive(Default)]
+struct RefusalLog {
+    last: Option<tokio::time::Instant>,
+    unlogged: u64,
+}
+
+impl RefusalLog {
+    const EVERY: Duration = Duration::from_secs(10);
+
+    fn note(&mut self, listener: &str, refusal: &crate::limits::Refusal) {
+        let now = tokio::time::Instant::now();
+        if self.last.is_some_and(|last| now - last < Self::EVERY) {
+            self.unlogged += 1;
+            return;
+        }
+        tracing::warn!(
+            listener,
+            reason = %refusal,
+            refused_before = self.unlogged,
+            "refused a connection (connection limits)"
+        );
+        self.last = Some(now);
+        self.unlogged = 0;
+    }
+}
+
+/// Serves one admitted connection until it ends or its place is needed for another client.
+async fn handle(ticket: Ticket, auth: Authenticating, service: Service, options: ServerOptions) {
+    tokio::select! {
+        () = ticket.evicted() => {
+            tracing::debug!("closed a waiting connection to make room for another client");
+        }
+        () = serve_connection(&ticket, auth, &service, &options) => {}
+    }
+}
+
+async fn serve_connection(
+    ticket: &Ticket,
+    auth: Authenticating,
+    service: &Service,
+    options: &ServerOptions,
+) {
+    let accepted = match tokio::time::timeout(options.auth_timeout, auth).await {
         Ok(Ok(accepted)) => accepted,
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "refused a client");
@@ -168,7 +218,13 @@ async fn handle(incoming: Incoming, service: Service, options: ServerOptions) {
             return;
         }
     };
-    let endpoint = match &service {
+    if let Err(refusal) = ticket.authenticated(&identity) {
+        tracing::warn!(%identity, %peer, reason = %refusal, "refused a client (connection limits)");
+        let why = RemoteError::new(ErrorClass::Temporary, format!("{refusal}; try again later"));
+        let _ = conn.send_error(&why).await;
+        return;
+    }
+    let endpoint = match service {
         Service::Sink(factory) => factory.receiver_for(&identity).map(Role::Sink),
         Service::Source { senders, access } => access
             .admit(&identity)
@@ -184,7 +240,7 @@ async fn handle(incoming: Incoming, service: Service, options: ServerOptions) {
         }
     };
     tracing::debug!(%identity, %peer, "client connected");
-    if let Err(e) = serve_requests(conn, &role, &options).await {
+    if let Err(e) = serve_requests(conn, ticket, &role, options).await {
         tracing::warn!(%identity, %peer, error = %e, "connection ended with an error");
     }
 }
@@ -194,14 +250,21 @@ enum Role {
     Source(Arc<dyn Sender>, SourceAccess),
 }
 
-/// Answers requests until the client closes the connection or a stream ends it.
+/// Answers requests until the client closes the connection or a stream ends it. Between
+/// requests the connection is waiting, and may be closed to make room for another client.
 async fn serve_requests(
     mut conn: Connection,
+    ticket: &Ticket,
     role: &Role,
     options: &ServerOptions,
 ) -> Result<(), RpcError> {
     loop {
-        let json = match conn.recv().await {
+        ticket.waiting();
+        let inbound = conn.recv().await;
+        if !ticket.serving() {
+            return Ok(());
+        }
+        let json = match inbound {
             Ok(Inbound::Control(json)) => json,
             Ok(other) => {
                 let message = format!("expected a request, got {}", other.describe());

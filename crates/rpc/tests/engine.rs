@@ -4,13 +4,14 @@
 //! On real OpenZFS through the VM harness (about 3 minutes under emulation):
 //! `../shared/zfs-vm/zfs-vm exec -n -- env ZFERRY_TEST_ZFS=real $PWD/target/debug/deps/engine-*`.
 
+mod common;
+
+use common::world::{World, sink_service};
 use std::sync::Arc;
 use std::time::Duration;
 use zferry_repl::abstractions::Lane;
-use zferry_repl::endpoint::{EndpointError, Receiver, Sender};
+use zferry_repl::endpoint::{EndpointError, Sender};
 use zferry_repl::executor::{ReplicationOptions, replicate};
-use zferry_repl::filter::FilesystemFilter;
-use zferry_repl::local::{LocalReceiver, LocalSender, RecvOptions, SendOptions};
 use zferry_repl::report::Progress;
 use zferry_rpc::ClientIdentity;
 use zferry_rpc::access::SourceAccess;
@@ -19,75 +20,6 @@ use zferry_rpc::server::{ServerOptions, Service, serve};
 use zferry_rpc::transport::clientmap::ClientMap;
 use zferry_rpc::transport::local::{LocalClient, LocalServer};
 use zferry_rpc::transport::tcp::{TcpClient, TcpServer};
-use zferry_zfs::{DatasetPath, Zfs, ZfsConfig};
-use zferry_zfs_sim::testenv::{TestZfs, tree_checksum, write_file};
-
-/// One host's own ZFS world with one pool: sender and receiver never share a world, so nothing
-/// the receiver does can see the sender's datasets (as between two real machines).
-struct World {
-    t: TestZfs,
-    zfs: Zfs,
-    pool: String,
-}
-
-impl World {
-    fn new(pool_hint: &str) -> World {
-        let t = TestZfs::new();
-        let pool = t.create_pool(pool_hint);
-        let zfs = Zfs::new(ZfsConfig {
-            zfs_bin: t.zfs_bin(),
-            zpool_bin: t.zpool_bin(),
-            env: t.env(),
-        });
-        World { t, zfs, pool }
-    }
-
-    /// `src/data` with a file and snapshot `s1`.
-    fn source_data(&self) -> String {
-        let ds = format!("{}/data", self.pool);
-        self.t.zfs_ok(&["create", "-p", &ds]);
-        let payload: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
-        write_file(&self.t.mountpoint(&ds), "a.bin", &payload);
-        self.t.zfs_ok(&["snapshot", &format!("{ds}@s1")]);
-        ds
-    }
-
-    fn sender(&self, lane: Lane) -> LocalSender {
-        let filter =
-            FilesystemFilter::from_map([(format!("{}/data<", self.pool).as_str(), true)]).unwrap();
-        LocalSender::new(
-            self.zfs.clone(),
-            vec![DatasetPath::new(self.pool.as_str()).unwrap()],
-            filter,
-            lane,
-            SendOptions::default(),
-        )
-    }
-
-    fn receiver(&self, root: &str, lane: Lane) -> LocalReceiver {
-        LocalReceiver::new(
-            self.zfs.clone(),
-            DatasetPath::new(root).unwrap(),
-            lane,
-            RecvOptions::default(),
-        )
-    }
-
-    fn checksum(&self, ds: &str) -> String {
-        if self
-            .t
-            .zfs_ok(&["get", "-H", "-o", "value", "mountpoint", ds])
-            .trim()
-            == "none"
-        {
-            let flat = ds.replace('/', "_");
-            self.t
-                .zfs_ok(&["set", &format!("mountpoint=/mnt/{flat}"), ds]);
-        }
-        let _ = self.t.zfs(&["mount", ds]);
-        tree_checksum(&self.t.mountpoint(ds))
-    }
-}
 
 fn options() -> ReplicationOptions {
     ReplicationOptions {
@@ -131,14 +63,7 @@ async fn push_to_a_sink_lands_under_root_fs_and_identity() {
     let sink_host = Arc::new(World::new("dst"));
     let src = w.source_data();
     let root = format!("{}/sink", sink_host.pool);
-    let world = sink_host.clone();
-    let sink_root = root.clone();
-    let service = Service::Sink(Arc::new(move |id: &ClientIdentity| {
-        Ok(
-            Arc::new(world.receiver(&format!("{sink_root}/{id}"), Lane::new("sink", id.as_str())))
-                as Arc<dyn Receiver>,
-        )
-    }));
+    let service = sink_service(&sink_host, &root);
     let _stop = background(LocalServer::bind("engine-sink").unwrap(), service);
     let report = replicate(
         Arc::new(w.sender(Lane::new("push", "laptop"))),

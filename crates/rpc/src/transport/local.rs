@@ -67,7 +67,7 @@ impl Drop for LocalServer {
 impl Listener for LocalServer {
     async fn accept(&mut self) -> Result<Incoming> {
         let accepted = self.incoming.recv().await.ok_or(RpcError::Closed)?;
-        Ok(Box::pin(async move { Ok(accepted) }))
+        Ok(Incoming::new(None, async move { Ok(accepted) }))
     }
 
     fn describe(&self) -> String {

@@ -76,8 +76,30 @@ pub struct Accepted {
     pub peer: String,
 }
 
-/// A connection that was accepted but not yet authenticated; await it in its own task.
-pub type Incoming = Pin<Box<dyn Future<Output = Result<Accepted>> + Send>>;
+/// Authenticates an accepted connection; await it in the connection's own task.
+pub type Authenticating = Pin<Box<dyn Future<Output = Result<Accepted>> + Send>>;
+
+/// A connection that was accepted but not yet authenticated.
+pub struct Incoming {
+    /// The client's network address, known before authentication where the transport has one
+    /// (tcp, tls): the server's connection limits count connections by it.
+    pub address: Option<std::net::IpAddr>,
+    /// The authentication.
+    pub auth: Authenticating,
+}
+
+impl Incoming {
+    /// A connection from `address` that `auth` authenticates.
+    pub fn new(
+        address: Option<std::net::IpAddr>,
+        auth: impl Future<Output = Result<Accepted>> + Send + 'static,
+    ) -> Incoming {
+        Incoming {
+            address,
+            auth: Box::pin(auth),
+        }
+    }
+}
 
 /// The server side of a transport.
 #[async_trait::async_trait]

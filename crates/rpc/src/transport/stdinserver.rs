@@ -113,7 +113,7 @@ impl Drop for StdinserverServer {
 impl Listener for StdinserverServer {
     async fn accept(&mut self) -> Result<Incoming> {
         let (stream, identity) = self.incoming.recv().await.ok_or(RpcError::Closed)?;
-        Ok(Box::pin(async move {
+        Ok(Incoming::new(None, async move {
             Ok(Accepted {
                 stream: Box::new(stream) as BoxStream,
                 peer: format!("stdinserver {identity}"),

@@ -51,7 +51,7 @@ impl Listener for TcpServer {
     async fn accept(&mut self) -> Result<Incoming> {
         let (stream, addr) = Self::accept_tcp(&self.listener).await?;
         let identity = self.clients.lookup(&client_addr(&stream, addr));
-        Ok(Box::pin(async move {
+        Ok(Incoming::new(Some(addr.ip()), async move {
             match identity {
                 Ok(identity) => Ok(Accepted {
                     stream: Box::new(stream) as BoxStream,

@@ -347,7 +347,7 @@ impl Listener for TlsServer {
         let client_cns = self.client_cns.clone();
         let own = self.own.clone();
         let timeout = self.handshake_timeout;
-        Ok(Box::pin(async move {
+        Ok(Incoming::new(Some(addr.ip()), async move {
             let tcp = tokio::io::BufReader::with_capacity(TLS_READ_BUFFER, tcp);
             let tls = tokio::time::timeout(timeout, acceptor.accept(tcp))
                 .await

@@ -1,6 +1,8 @@
 //! Test doubles: in-memory endpoints that record what reaches them.
 #![allow(dead_code)]
 
+pub mod world;
+
 use async_trait::async_trait;
 use std::sync::{Arc, Mutex};
 use tokio::io::AsyncReadExt;
