@@ -3,8 +3,9 @@
 //!
 //! One task per connection, admitted by the connection limits of [`crate::limits`] (per client
 //! address, per identity, in total) with short deadlines for authentication and the greeting.
-//! Requests on a connection are answered in order. A `send` or `receive` ends the connection after its stream (streams are
-//! the expensive part; a fresh connection per step keeps the state machine simple).
+//! Requests on a connection are answered in order. A `send` or `receive` ends the connection
+//! after its stream (streams are the expensive part; a fresh connection per step keeps the state
+//! machine simple).
 
 use crate::access::{SourceAccess, check_sink_request};
 use crate::bandwidth::BandwidthLimiter;
@@ -174,7 +175,7 @@ impl RefusalLog {
         tracing::warn!(
             listener,
             reason = %refusal,
-            refused_before = self.unlogged,
+            refused_since_last_line = self.unlogged,
             "refused a connection (connection limits)"
         );
         self.last = Some(now);
