@@ -96,14 +96,6 @@ pub enum Command {
         #[arg(long)]
         client: bool,
     },
-
-    /// Write the man pages and shell completions into DIR (used by `scripts/build-deb`; hidden
-    /// from help, man pages and completions).
-    #[command(hide = true)]
-    DistAssets {
-        /// The output directory (`man1/`, `bash/`, `zsh/` and `fish/` are created in it).
-        dir: PathBuf,
-    },
 }
 
 /// `zferry holds` subcommands (zrepl's names).
@@ -367,7 +359,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             command: HoldsCommand::List { filter },
         } => commands::zfs_abstraction::run(&ZfsAbstractionCommand::List { filter }),
         Command::Completions { shell } => commands::completions::run(shell),
-        Command::DistAssets { dir } => commands::dist_assets::run(&dir),
         Command::Version { client } => commands::version::run(cli.config.as_deref(), client),
     }
 }
