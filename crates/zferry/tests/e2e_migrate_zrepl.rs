@@ -240,17 +240,21 @@ fn zferry_continues_incrementally_from_zrepls_state_then_releases_it() {
     );
 
     // --- Then release zrepl's abstractions on both hosts (after zferry's cursor exists).
-    for (host, host_log) in [(&push, &laptop_log), (&sink, &backup_log)] {
-        let dry = host.cli(&[
+    // `--fs` with the host's pool: with real ZFS both worlds are pools of one machine.
+    for (host, pool, host_log) in [(&push, &src, &laptop_log), (&sink, &dst, &backup_log)] {
+        let release = [
             "zfs-abstraction",
             "release-all",
             "--type",
             "zrepl",
-            "--dry-run",
-        ]);
-        assert!(dry.status.success());
-        assert!(String::from_utf8_lossy(&dry.stdout).contains("would release zrepl_"));
-        let released = host.cli(&["zfs-abstraction", "release-all", "--type", "zrepl"]);
+            "--fs",
+            pool,
+        ];
+        let dry = host.cli(&[&release[..], &["--dry-run"]].concat());
+        let dry_text = String::from_utf8_lossy(&dry.stdout);
+        assert!(dry.status.success(), "{dry:?}");
+        assert!(dry_text.contains("would release zrepl_"), "{dry:?}");
+        let released = host.cli(&release);
         assert!(released.status.success(), "{released:?}");
         let host_calls = calls(host_log);
         // zferry's own protection (the sender's cursor, the receiver's last-received hold)
