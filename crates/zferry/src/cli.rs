@@ -76,6 +76,13 @@ pub enum Command {
         command: ZfsAbstractionCommand,
     },
 
+    /// zrepl's name for `zfs-abstraction list`: list zferry's (and zrepl's) bookmarks and holds.
+    Holds {
+        /// What to do.
+        #[command(subcommand)]
+        command: HoldsCommand,
+    },
+
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -88,6 +95,17 @@ pub enum Command {
         /// Only this program's version (do not ask the daemon).
         #[arg(long)]
         client: bool,
+    },
+}
+
+/// `zferry holds` subcommands (zrepl's names).
+#[derive(Debug, Subcommand)]
+pub enum HoldsCommand {
+    /// The same as `zfs-abstraction list`.
+    List {
+        /// Which ones.
+        #[command(flatten)]
+        filter: AbstractionFilter,
     },
 }
 
@@ -119,6 +137,9 @@ pub struct DemoArgs {
 #[derive(Debug, Subcommand)]
 pub enum TestCommand {
     /// Which datasets a job's `filesystems` filter includes.
+    ///
+    /// Prints one line per dataset in zrepl's words and columns, so scripts written for `zrepl
+    /// test filesystems` keep working: `ACCEPT` or `REJECT`, a tab, the dataset, a tab.
     Filesystems {
         /// The job.
         #[arg(long)]
@@ -334,6 +355,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Test { command } => commands::test::run(cli.config.as_deref(), &command),
         Command::ZfsAbstraction { command } => commands::zfs_abstraction::run(&command),
+        Command::Holds {
+            command: HoldsCommand::List { filter },
+        } => commands::zfs_abstraction::run(&ZfsAbstractionCommand::List { filter }),
         Command::Completions { shell } => commands::completions::run(shell),
         Command::Version { client } => commands::version::run(cli.config.as_deref(), client),
     }

@@ -10,8 +10,11 @@ fn main() -> ExitCode {
     if let Some(code) = zferry::demo::run_as_simulator() {
         return code;
     }
-    let cli = zferry::cli::Cli::parse();
-    match zferry::cli::run(cli) {
+    let outcome = match zferry::commands::dist_assets::requested() {
+        Some(dir) => zferry::commands::dist_assets::run(&dir),
+        None => zferry::cli::run(zferry::cli::Cli::parse()),
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("zferry: {e:#}");

@@ -151,6 +151,18 @@ fn own_examples_load_and_round_trip() {
     }
 }
 
+/// zrepl 0.7 lets sinks share a `root_fs`; zferry refused every shared or nested `root_fs`.
+#[test]
+fn sinks_sharing_a_root_fs_with_distinct_client_identities_are_accepted() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shared-root-fs.yml");
+    let cfg = config::load_with(&file, NO_CERTS).expect("loads");
+    let roots: Vec<&str> = ["laptops", "servers", "nas"]
+        .iter()
+        .map(|j| cfg.job(j).and_then(|j| j.root_fs()).expect("receiving job"))
+        .collect();
+    assert_eq!(roots, ["backup/hosts", "backup/hosts", "backup/hosts/nas"]);
+}
+
 #[test]
 fn existing_pem_files_pass_the_certificate_check() {
     let cfg = config::load(Path::new("tests/fixtures/tls/zferry.yml")).expect("valid TLS files");

@@ -26,36 +26,41 @@ fn env(fs: &str, dry_run: bool) -> HookEnv {
     }
 }
 
+/// Every variable under zferry's name and under zrepl's: zrepl's hook scripts read `ZREPL_*`
+/// and saw empty values while only `ZFERRY_*` were set.
 #[tokio::test]
 async fn command_hook_gets_the_documented_environment() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let hook = CommandHook::new(
-        script(
-            dir.path(),
-            "env.sh",
-            "echo \"$ZFERRY_HOOKTYPE|$ZFERRY_FS|$ZFERRY_SNAPNAME|$ZFERRY_DRYRUN|$ZFERRY_TIMEOUT\"",
-        ),
-        HookSettings {
-            timeout: Duration::from_millis(12_900),
-            ..HookSettings::default()
-        },
-    );
-    let mut state: HookState = None;
-    let pre = hook
-        .run(Edge::Pre, &env("tank/a b", true), &mut state)
-        .await;
-    assert_eq!(pre.error, None);
-    assert_eq!(
-        pre.output.expect("captured").text,
-        "pre_snapshot|tank/a b|zrepl_20240101_000000_000|true|12\n"
-    );
-    let post = hook
-        .run(Edge::Post, &env("tank/x", false), &mut state)
-        .await;
-    assert_eq!(
-        post.output.expect("captured").text,
-        "post_snapshot|tank/x|zrepl_20240101_000000_000||12\n"
-    );
+    for prefix in ["ZFERRY", "ZREPL"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let line = ["HOOKTYPE", "FS", "SNAPNAME", "DRYRUN", "TIMEOUT"]
+            .map(|v| format!("${prefix}_{v}"))
+            .join("|");
+        let hook = CommandHook::new(
+            script(dir.path(), "env.sh", &format!("echo \"{line}\"")),
+            HookSettings {
+                timeout: Duration::from_millis(12_900),
+                ..HookSettings::default()
+            },
+        );
+        let mut state: HookState = None;
+        let pre = hook
+            .run(Edge::Pre, &env("tank/a b", true), &mut state)
+            .await;
+        assert_eq!(pre.error, None);
+        assert_eq!(
+            pre.output.expect("captured").text,
+            "pre_snapshot|tank/a b|zrepl_20240101_000000_000|true|12\n",
+            "{prefix}"
+        );
+        let post = hook
+            .run(Edge::Post, &env("tank/x", false), &mut state)
+            .await;
+        assert_eq!(
+            post.output.expect("captured").text,
+            "post_snapshot|tank/x|zrepl_20240101_000000_000||12\n",
+            "{prefix}"
+        );
+    }
 }
 
 #[tokio::test]

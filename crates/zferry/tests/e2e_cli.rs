@@ -53,19 +53,17 @@ fn abstraction_and_test_commands_after_a_replication() {
             .unwrap_or("")
             .contains(&format!("#zferry_C_{guid}_"))
     );
-    let recv: serde_json::Value = serde_json::from_str(&ok(&[
-        "zfs-abstraction",
-        "list",
-        "--fs",
-        &dst,
-        "--json",
-        "--job",
-        "sink",
-    ]))
-    .expect("json");
+    let receiver_filter = ["--fs", dst.as_str(), "--json", "--job", "sink"];
+    let receiver_list = ok(&[&["zfs-abstraction", "list"][..], &receiver_filter].concat());
+    let recv: serde_json::Value = serde_json::from_str(&receiver_list).expect("json");
     assert_eq!(recv.as_array().map(Vec::len), Some(1), "{recv}");
     assert_eq!(recv[0]["type"], "last_received_hold");
     assert_eq!(recv[0]["object"], format!("{replica}@s1"));
+    // zrepl's name for the listing gives the same answer.
+    assert_eq!(
+        ok(&[&["holds", "list"][..], &receiver_filter].concat()),
+        receiver_list
+    );
 
     // Filters exclude, --dry-run changes nothing, release-all releases.
     let none = ok(&["zfs-abstraction", "list", "--fs", &dst, "--job", "otherjob"]);
@@ -102,10 +100,11 @@ fn abstraction_and_test_commands_after_a_replication() {
         "--input",
         &format!("{src}/excluded"),
     ]);
-    assert_eq!(f.trim(), format!("exclude\t{src}/excluded"));
+    // zrepl's words and columns, so scripts parsing `zrepl test filesystems` keep working.
+    assert_eq!(f, format!("REJECT\t{src}/excluded\t\n"));
     let f = ok(&["test", "filesystems", "--job", "push", "--all"]);
-    assert!(f.lines().any(|l| l == format!("include\t{fs}")), "{f}");
-    assert!(f.lines().any(|l| l == format!("exclude\t{dst}")), "{f}");
+    assert!(f.lines().any(|l| l == format!("ACCEPT\t{fs}\t")), "{f}");
+    assert!(f.lines().any(|l| l == format!("REJECT\t{dst}\t")), "{f}");
     let p = ok(&[
         "test",
         "placeholder",

@@ -9,13 +9,29 @@ use std::collections::HashSet;
 use crate::command::{ARG_BUDGET, CommandLine, chunk_by_size};
 use crate::driver::Zfs;
 use crate::error::ZfsError;
-use crate::name::DatasetPath;
+use crate::name::{DatasetPath, PropertyName};
+use crate::props::PropertySource;
 use crate::version::{Version, VersionKind};
 
 /// zferry's placeholder marker property (value `on`).
 pub const PLACEHOLDER_PROPERTY: &str = "zferry:placeholder";
 /// zrepl's placeholder marker property, recognised for migration.
 pub const ZREPL_PLACEHOLDER_PROPERTY: &str = "zrepl:placeholder";
+
+/// What a dataset's placeholder markers say, by zferry's and zrepl's rules together.
+///
+/// User properties inherit, so a filesystem zrepl received below one of its placeholders shows
+/// `zrepl:placeholder=on` too; zrepl counts only a value set locally. zferry marks every
+/// filesystem it receives `zferry:placeholder=off` locally, so its own marker decides whenever
+/// it is set (inherited or not); otherwise zrepl's decides, and only where `zrepl_local` (its
+/// source is `local`). A zrepl replica below a zrepl placeholder is therefore a real
+/// filesystem, as it was for zrepl: it is pruned, and never overwritten by a full receive.
+pub fn is_placeholder(zferry: Option<&str>, zrepl: Option<&str>, zrepl_local: bool) -> bool {
+    match zferry {
+        Some(value) => value == "on",
+        None => zrepl == Some("on") && zrepl_local,
+    }
+}
 
 /// Filesystem or volume.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +58,7 @@ pub struct DatasetInfo {
     pub path: DatasetPath,
     /// Filesystem or volume.
     pub kind: DatasetType,
-    /// True when `zferry:placeholder` or `zrepl:placeholder` is `on`.
+    /// A placeholder by [`is_placeholder`]'s rule.
     pub placeholder: bool,
     /// The resume token of an interrupted `recv -s`, if any.
     pub receive_resume_token: Option<String>,
@@ -185,6 +201,7 @@ impl Zfs {
             ));
         }
         let mut result = Vec::new();
+        let mut zrepl_candidates = Vec::new();
         for row in out.stdout.lines() {
             let fields: Vec<&str> = row.split('\t').collect();
             if fields.len() != props.len() {
@@ -216,11 +233,20 @@ impl Zfs {
             let written = get("written")
                 .map(|v| parse_num(&line, "written", v))
                 .transpose()?;
+            let zrepl_on = get(ZREPL_PLACEHOLDER_PROPERTY) == Some("on");
+            if zrepl_on && get(PLACEHOLDER_PROPERTY).is_none() {
+                zrepl_candidates.push(path.clone());
+            }
             result.push(DatasetInfo {
                 path,
                 kind,
-                placeholder: get(PLACEHOLDER_PROPERTY) == Some("on")
-                    || get(ZREPL_PLACEHOLDER_PROPERTY) == Some("on"),
+                // zrepl's marker counted as local for now: `zfs list` does not show sources;
+                // settled below.
+                placeholder: is_placeholder(
+                    get(PLACEHOLDER_PROPERTY),
+                    get(ZREPL_PLACEHOLDER_PROPERTY),
+                    true,
+                ),
                 receive_resume_token: get("receive_resume_token").map(str::to_owned),
                 encryption: get("encryption").map(str::to_owned),
                 encryption_root: get("encryptionroot").map(DatasetPath::new).transpose()?,
@@ -229,7 +255,37 @@ impl Zfs {
                 written,
             });
         }
+        self.settle_zrepl_placeholders(&mut result, &zrepl_candidates)
+            .await?;
         Ok(result)
+    }
+
+    /// For the datasets that only zrepl's marker calls placeholders, asks where the marker
+    /// comes from (one batched `zfs get`, needed only on pools zrepl has received into) and
+    /// keeps those where it is set locally.
+    async fn settle_zrepl_placeholders(
+        &self,
+        datasets: &mut [DatasetInfo],
+        candidates: &[DatasetPath],
+    ) -> Result<(), ZfsError> {
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<&str> = candidates.iter().map(DatasetPath::as_str).collect();
+        let marker = PropertyName::new(ZREPL_PLACEHOLDER_PROPERTY)?;
+        let local: HashSet<String> = self
+            .get_properties(&names, std::slice::from_ref(&marker))
+            .await?
+            .into_iter()
+            .filter(|v| v.source == PropertySource::Local)
+            .map(|v| v.name)
+            .collect();
+        for d in datasets.iter_mut() {
+            if candidates.contains(&d.path) {
+                d.placeholder = local.contains(d.path.as_str());
+            }
+        }
+        Ok(())
     }
 
     /// Lists the snapshots and/or bookmarks of `filesystems` (recursively when asked) with the

@@ -19,8 +19,8 @@
 use async_trait::async_trait;
 use tokio::io::{AsyncWriteExt, BufReader};
 use zferry_zfs::{
-    CreateOptions, DatasetPath, ExpectedSnapshot, ListedVersion, PropertyName, ReceiveOptions, Zfs,
-    ZfsErrorKind,
+    CreateOptions, DatasetPath, ExpectedSnapshot, ListedVersion, PropertyName, PropertySource,
+    ReceiveOptions, Zfs, ZfsErrorKind,
 };
 
 use super::common::{destroy_checked, fs_version, hold_tag, lane_holds, versions_of, zfs_error};
@@ -116,12 +116,17 @@ impl LocalReceiver {
                         .and_then(|v| v.value.clone())
                         .filter(|v| v != "-")
                 };
+                let zrepl_local = values.iter().any(|v| {
+                    v.property == zferry_zfs::list::ZREPL_PLACEHOLDER_PROPERTY
+                        && v.source == PropertySource::Local
+                });
                 Ok(TargetState {
                     exists: true,
-                    placeholder: get(zferry_zfs::list::PLACEHOLDER_PROPERTY).as_deref()
-                        == Some("on")
-                        || get(zferry_zfs::list::ZREPL_PLACEHOLDER_PROPERTY).as_deref()
-                            == Some("on"),
+                    placeholder: zferry_zfs::list::is_placeholder(
+                        get(zferry_zfs::list::PLACEHOLDER_PROPERTY).as_deref(),
+                        get(zferry_zfs::list::ZREPL_PLACEHOLDER_PROPERTY).as_deref(),
+                        zrepl_local,
+                    ),
                     token: get("receive_resume_token"),
                 })
             }

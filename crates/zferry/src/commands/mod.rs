@@ -5,6 +5,7 @@ pub mod configcheck;
 pub mod control;
 pub mod daemon;
 pub mod demo;
+pub mod dist_assets;
 pub mod identity;
 pub mod signal;
 pub mod status;

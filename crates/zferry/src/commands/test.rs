@@ -1,5 +1,9 @@
 //! `zferry test filesystems | placeholder | decoderesumetoken`: check a job's filesystem filter,
 //! placeholder markers and resume tokens against the real system.
+//!
+//! `test filesystems` prints zrepl's lines byte for byte (`ACCEPT` or `REJECT`, a tab, the
+//! dataset, a tab and zrepl's empty error column), so scripts that parse `zrepl test filesystems`
+//! work unchanged with zferry; one format means no flag to forget.
 
 use std::path::Path;
 
@@ -10,6 +14,14 @@ use super::control::{block_on, load_config};
 use crate::cli::TestCommand;
 use crate::config::Job;
 use crate::jobs::datasets::list_pools;
+
+/// One output line of `test filesystems`: zrepl's verdict word, the dataset, and zrepl's error
+/// column, which stays empty (a zferry filter is checked when the configuration loads, so
+/// matching a name cannot fail).
+fn filter_verdict_line(accepted: bool, dataset: &str) -> String {
+    let verdict = if accepted { "ACCEPT" } else { "REJECT" };
+    format!("{verdict}\t{dataset}\t")
+}
 
 /// Runs the subcommand.
 pub fn run(config_path: Option<&Path>, command: &TestCommand) -> anyhow::Result<()> {
@@ -39,12 +51,7 @@ pub fn run(config_path: Option<&Path>, command: &TestCommand) -> anyhow::Result<
                 (None, false) => bail!("give --all or --input FS"),
             };
             for name in names {
-                let verdict = if matcher.matches(&name) {
-                    "include"
-                } else {
-                    "exclude"
-                };
-                println!("{verdict}\t{name}");
+                println!("{}", filter_verdict_line(matcher.matches(&name), &name));
             }
             Ok(())
         }
@@ -88,5 +95,16 @@ pub fn run(config_path: Option<&Path>, command: &TestCommand) -> anyhow::Result<
             println!("saved:       {}", t.saved);
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::filter_verdict_line;
+
+    #[test]
+    fn filter_verdicts_use_zrepls_words_and_columns() {
+        assert_eq!(filter_verdict_line(true, "pool/a"), "ACCEPT\tpool/a\t");
+        assert_eq!(filter_verdict_line(false, "pool/b c"), "REJECT\tpool/b c\t");
     }
 }

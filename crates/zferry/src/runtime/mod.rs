@@ -7,6 +7,10 @@
 //! cannot be controlled, so failing to bind it ends the daemon with an error. A Prometheus
 //! listener that cannot bind is logged and skipped.
 //!
+//! Readiness: once the control socket, every job's listener and the metrics endpoints are bound,
+//! the daemon tells systemd `READY=1` (and pings its watchdog when asked to; see
+//! [`crate::daemon::systemd`]).
+//!
 //! Shutdown: when the `shutdown` future completes, every job stops scheduling, running
 //! replications are cancelled (their `zfs send`/`recv` children are killed; receives are
 //! resumable, so the next start continues where they stopped), servers stop accepting, and the
@@ -31,6 +35,7 @@ use crate::config::global::Monitoring;
 use crate::daemon::control::server::serve_control;
 use crate::daemon::control::socket::bind_control_socket;
 use crate::daemon::metrics::{Metrics, ZfsCommandStats, serve_metrics};
+use crate::daemon::systemd;
 use build::{BuildContext, build, failed};
 use control::JobSet;
 
@@ -154,9 +159,14 @@ pub async fn run(
         jobs = config.jobs.len(),
         "daemon running"
     );
+    systemd::notify_ready();
+    if let Some(interval) = systemd::watchdog_ping_interval() {
+        tasks.spawn(systemd::ping_watchdog(interval, stopped.clone()));
+    }
 
     shutdown.await;
     tracing::info!("shutting down");
+    systemd::notify_stopping();
     let _ = stop.send(true);
     let drained = tokio::time::timeout(options.shutdown_grace, async {
         while tasks.join_next().await.is_some() {}

@@ -82,6 +82,14 @@ impl World {
         self.dir.path()
     }
 
+    /// A directory that, once a test creates it, comes first in `PATH` of every command and
+    /// daemon of this (local) world, before the simulator's programs: for wrappers that watch
+    /// what a host runs (e.g. a `zfs` that records each `zfs send` and runs the next `zfs` in
+    /// `PATH`).
+    pub fn wrapper_dir(&self) -> PathBuf {
+        self.dir().join("wrappers")
+    }
+
     /// True when this world is a guest of the vm-pair.
     pub fn is_vm(&self) -> bool {
         matches!(self.backend, Backend::Vm(_))
@@ -97,7 +105,8 @@ impl World {
         match &self.backend {
             Backend::Local(t) => {
                 let mut cmd = Command::new(program);
-                cmd.args(args).envs(local_daemon_env(t));
+                cmd.args(args)
+                    .envs(local_daemon_env(t, &self.wrapper_dir()));
                 cmd
             }
             Backend::Vm(g) => g.command(program.as_ref(), args, false),
@@ -317,7 +326,7 @@ impl World {
                     .arg("--config")
                     .arg(config)
                     .arg("daemon")
-                    .envs(local_daemon_env(t))
+                    .envs(local_daemon_env(t, &self.wrapper_dir()))
                     .stdout(log.try_clone().expect("log"))
                     .stderr(log)
                     .spawn()
@@ -329,16 +338,24 @@ impl World {
     }
 }
 
-/// `PATH` with the simulator's programs first, plus `ZFS_SIM_DIR` (real ZFS: nothing to add
-/// but `PATH`).
-fn local_daemon_env(t: &TestZfs) -> Vec<(OsString, OsString)> {
+/// `PATH` with the world's [`World::wrapper_dir`] (when a test made it) and the simulator's
+/// programs first, plus `ZFS_SIM_DIR` (real ZFS: nothing to add but `PATH`).
+fn local_daemon_env(t: &TestZfs, wrappers: &Path) -> Vec<(OsString, OsString)> {
     let mut env = t.env();
-    if let Some(dir) = t.zfs_bin().parent().filter(|d| !d.as_os_str().is_empty()) {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let mut joined = OsString::from(dir.as_os_str());
-        joined.push(":");
-        joined.push(path);
-        env.push(("PATH".into(), joined));
+    let sim = t.zfs_bin().parent().map(Path::to_path_buf);
+    let first = [Some(wrappers.to_path_buf()).filter(|d| d.is_dir()), sim]
+        .into_iter()
+        .flatten()
+        .filter(|d| !d.as_os_str().is_empty());
+    let mut dirs: Vec<PathBuf> = first.collect();
+    if !dirs.is_empty() {
+        dirs.extend(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        ));
+        env.push((
+            "PATH".into(),
+            std::env::join_paths(dirs).expect("PATH entries without ':'"),
+        ));
     }
     env
 }

@@ -128,6 +128,51 @@ async fn placeholder_creation_and_detection() {
     assert_eq!(flag(&env.ds("plain")), Some(false));
 }
 
+/// A filesystem zrepl received below one of its placeholders inherits `zrepl:placeholder=on`;
+/// zrepl counts only a local value. zferry took every such zrepl replica for a placeholder, so
+/// after a switch from zrepl it never pruned them on the receiver.
+#[tokio::test]
+async fn zrepl_replica_inheriting_the_placeholder_marker_is_not_a_placeholder() {
+    let env = Env::new("ds-zrph");
+    let parent = env.create("zph").await;
+    env.zfs
+        .set_properties(parent.as_str(), &[(prop("zrepl:placeholder"), "on".into())])
+        .await
+        .expect("set");
+    let replica = env.create("zph/replica").await;
+    let converted = env.create("zph/converted").await;
+    env.zfs
+        .set_properties(
+            converted.as_str(),
+            &[(prop("zferry:placeholder"), "off".into())],
+        )
+        .await
+        .expect("set");
+    let nested = env.create("zph/replica/nested_placeholder").await;
+    env.zfs
+        .set_properties(nested.as_str(), &[(prop("zrepl:placeholder"), "on".into())])
+        .await
+        .expect("set");
+    env.zfs.stats().reset();
+    let listed = env
+        .zfs
+        .list_datasets(std::slice::from_ref(&parent))
+        .await
+        .expect("list");
+    let flag = |p: &DatasetPath| listed.iter().find(|d| &d.path == p).map(|d| d.placeholder);
+    assert_eq!(flag(&parent), Some(true));
+    assert_eq!(flag(&replica), Some(false));
+    assert_eq!(flag(&converted), Some(false));
+    assert_eq!(flag(&nested), Some(true));
+    // One list plus one batched `zfs get` for the sources of zrepl's marker.
+    assert_eq!(
+        env.zfs.stats().total_count(),
+        2,
+        "{:?}",
+        env.zfs.stats().snapshot()
+    );
+}
+
 #[tokio::test]
 async fn user_properties_set_get_inherit_with_sources() {
     let env = Env::new("ds-props");

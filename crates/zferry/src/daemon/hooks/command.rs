@@ -2,7 +2,9 @@
 //!
 //! The program gets no arguments and this environment (on top of the daemon's):
 //! `ZFERRY_HOOKTYPE` (`pre_snapshot` / `post_snapshot`), `ZFERRY_FS`, `ZFERRY_SNAPNAME`,
-//! `ZFERRY_DRYRUN` (`true` or empty) and `ZFERRY_TIMEOUT` (whole seconds). It runs in its own
+//! `ZFERRY_DRYRUN` (`true` or empty) and `ZFERRY_TIMEOUT` (whole seconds), each also under
+//! zrepl's name (`ZREPL_HOOKTYPE`, ...) with the same value, so that hook scripts written for
+//! zrepl keep working unchanged. It runs in its own
 //! process group; on timeout (or when the daemon abandons the invocation) the whole group is
 //! killed, so helper processes started by a script do not outlive it. stdout and stderr are
 //! captured together, keeping the last [`super::output::DEFAULT_OUTPUT_LIMIT`] bytes.
@@ -22,6 +24,9 @@ use super::{Edge, Hook, HookEnv, HookOutcome, HookSettings, HookState};
 /// How long to wait for the output pipes to close after the program exited (a background
 /// grandchild may keep them open).
 const PIPE_DRAIN_GRACE: Duration = Duration::from_secs(1);
+
+/// The hook variables are set under each of these prefixes: zferry's own and zrepl's.
+const ENV_PREFIXES: [&str; 2] = ["ZFERRY_", "ZREPL_"];
 
 /// A `command` hook.
 #[derive(Debug)]
@@ -50,15 +55,20 @@ impl CommandHook {
 
     fn command(&self, edge: Edge, env: &HookEnv) -> Command {
         let mut cmd = Command::new(&self.path);
-        cmd.env("ZFERRY_HOOKTYPE", edge.hook_type())
-            .env("ZFERRY_FS", &env.filesystem)
-            .env("ZFERRY_SNAPNAME", &env.snapname)
-            .env("ZFERRY_DRYRUN", if env.dry_run { "true" } else { "" })
-            .env(
-                "ZFERRY_TIMEOUT",
-                self.settings.timeout.as_secs().to_string(),
-            )
-            .stdin(Stdio::null())
+        let timeout = self.settings.timeout.as_secs().to_string();
+        let variables = [
+            ("HOOKTYPE", edge.hook_type()),
+            ("FS", env.filesystem.as_str()),
+            ("SNAPNAME", env.snapname.as_str()),
+            ("DRYRUN", if env.dry_run { "true" } else { "" }),
+            ("TIMEOUT", timeout.as_str()),
+        ];
+        for (name, value) in variables {
+            for prefix in ENV_PREFIXES {
+                cmd.env(format!("{prefix}{name}"), value);
+            }
+        }
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
