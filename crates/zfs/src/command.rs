@@ -159,6 +159,21 @@ impl CommandLine {
         }
     }
 
+    /// Whether the command only reads (`zfs list`, `zfs get`, `zfs holds`, `zfs version`,
+    /// `zfs send -n`, `zpool list`, `zpool get`): running it again changes nothing.
+    pub(crate) fn is_read_only(&self) -> bool {
+        let mut args = self.args.iter().map(|a| a.to_str().unwrap_or(""));
+        let verb = args.next().unwrap_or("");
+        match (self.program, verb) {
+            (Program::Zfs, "list" | "get" | "holds" | "version" | "-V") => true,
+            (Program::Zfs, "send") => args
+                .take_while(|a| a.starts_with('-'))
+                .any(|a| a == "-n" || (!a.starts_with("--") && a[1..].contains('n'))),
+            (Program::Zpool, "list" | "get") => true,
+            _ => false,
+        }
+    }
+
     /// The command line for messages (very long lines are cut after [`DISPLAY_LIMIT`] bytes).
     pub(crate) fn display(&self) -> String {
         let program = match self.program {
@@ -247,7 +262,26 @@ impl Runner {
 
     /// Runs `line` to completion, capturing stdout fully and stderr bounded; never fails on
     /// a non-zero exit (see [`Runner::run`]).
+    ///
+    /// A read-only command ([`CommandLine::is_read_only`]) that fails without a word on stderr
+    /// runs once more: ZFS always says why it refuses, so a silent failure is something around
+    /// it (a forwarding wrapper, a signal, a transient exec problem), and one unexplained exit
+    /// must not fail a filesystem and its children for a whole run. Commands that change
+    /// anything are never repeated here.
     pub(crate) async fn output(&self, line: &CommandLine) -> Result<Finished, ZfsError> {
+        let finished = self.output_once(line).await?;
+        if finished.success() || !finished.stderr.trim().is_empty() || !line.is_read_only() {
+            return Ok(finished);
+        }
+        tracing::warn!(
+            command = %line.display(),
+            status = %finished.status,
+            "read-only zfs command failed with empty stderr; running it once more"
+        );
+        self.output_once(line).await
+    }
+
+    async fn output_once(&self, line: &CommandLine) -> Result<Finished, ZfsError> {
         let io_err = |source| ZfsError::Io {
             command: line.display(),
             source,
@@ -384,6 +418,88 @@ mod tests {
         assert_eq!(err.kind(), crate::ZfsErrorKind::DoesNotExist);
         assert_eq!(runner.stats.count("zfs -c"), 2);
         assert_eq!(runner.stats.total_count(), 2);
+    }
+
+    #[test]
+    fn read_only_commands_are_recognised() {
+        let read_only = [
+            CommandLine::zfs(["list", "-H", "pool"]),
+            CommandLine::zfs(["get", "-H", "encryption", "pool"]),
+            CommandLine::zfs(["holds", "-H", "pool@s"]),
+            CommandLine::zfs(["send", "-n", "-v", "-P", "pool@s"]),
+            CommandLine::zfs(["send", "-nvP", "pool@s"]),
+            CommandLine::zpool(["get", "-H", "feature@x", "pool"]),
+        ];
+        for line in &read_only {
+            assert!(line.is_read_only(), "{} reads only", line.display());
+        }
+        let mutating = [
+            CommandLine::zfs(["send", "-w", "pool@s"]),
+            CommandLine::zfs(["send", "pool@-n"]),
+            CommandLine::zfs(["receive", "-s", "pool/a"]),
+            CommandLine::zfs(["hold", "tag", "pool@s"]),
+            CommandLine::zfs(["destroy", "pool@s"]),
+            CommandLine::zfs(["set", "a:b=c", "pool"]),
+        ];
+        for line in &mutating {
+            assert!(!line.is_read_only(), "{} is not read-only", line.display());
+        }
+    }
+
+    /// A fake `zfs` that fails silently (exit 255, empty stderr) on its first run, or with
+    /// `stderr` when given, and then succeeds; counts its runs in `dir/runs`.
+    fn flaky_zfs(dir: &std::path::Path, stderr: &str) -> Runner {
+        use std::os::unix::fs::PermissionsExt;
+        let script = dir.join("zfs");
+        let runs = dir.join("runs");
+        let text = format!(
+            "#!/bin/sh\necho x >> '{runs}'\nif [ \"$(wc -l < '{runs}')\" -eq 1 ]; then printf '{stderr}' >&2; exit 255; fi\necho ok\n",
+            runs = runs.display()
+        );
+        std::fs::write(&script, text).expect("write script");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        Runner {
+            config: ZfsConfig {
+                zfs_bin: script,
+                ..ZfsConfig::default()
+            },
+            ..Runner::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn silent_failure_of_a_read_only_command_is_retried_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let runner = flaky_zfs(dir.path(), "");
+        let line = CommandLine::zfs(["get", "-H", "encryption", "dst"]);
+        assert_eq!(runner.run(&line).await.expect("second run succeeds"), "ok\n");
+        assert_eq!(runner.stats.count("zfs get"), 2);
+    }
+
+    #[tokio::test]
+    async fn silent_failure_of_a_mutating_command_is_not_retried() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let runner = flaky_zfs(dir.path(), "");
+        let line = CommandLine::zfs(["destroy", "dst@s"]);
+        let err = runner.run(&line).await.expect_err("not retried");
+        assert!(matches!(
+            err,
+            ZfsError::Command {
+                status: ExitStatus::Code(255),
+                ..
+            }
+        ));
+        assert_eq!(runner.stats.count("zfs destroy"), 1);
+    }
+
+    #[tokio::test]
+    async fn explained_failure_of_a_read_only_command_is_not_retried() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let runner = flaky_zfs(dir.path(), "cannot open dst: dataset does not exist\\n");
+        let line = CommandLine::zfs(["get", "-H", "encryption", "dst"]);
+        let err = runner.run(&line).await.expect_err("not retried");
+        assert_eq!(err.kind(), crate::ZfsErrorKind::DoesNotExist);
+        assert_eq!(runner.stats.count("zfs get"), 1);
     }
 
     #[tokio::test]
