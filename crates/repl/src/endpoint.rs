@@ -322,6 +322,11 @@ pub struct ListVersionsRequest {
     /// fast listing path).
     #[serde(default)]
     pub with_creation: bool,
+    /// Also report this lane's holds ([`FilesystemVersions::last_received`],
+    /// [`FilesystemVersions::step_holds`]), so the engine can check every cycle that protection
+    /// is in place; costs one `zfs holds` for the snapshots that carry any hold.
+    #[serde(default)]
+    pub with_holds: bool,
 }
 
 /// The versions of one filesystem.
@@ -335,6 +340,15 @@ pub struct FilesystemVersions {
     /// needs no extra call to know whether the cursor must move).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<FsVersion>,
+    /// On a receiver asked [`ListVersionsRequest::with_holds`]: the guids of the snapshots that
+    /// carry this lane's last-received hold (0 for a hold whose name does not match its
+    /// snapshot's guid, which is always stale).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub last_received: Vec<u64>,
+    /// On a sender asked [`ListVersionsRequest::with_holds`]: the target guids named by this
+    /// lane's step holds (one per step that left holds behind).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub step_holds: Vec<u64>,
 }
 
 /// Answer to [`ListVersionsRequest`]; filesystems that do not exist are absent.
@@ -633,6 +647,12 @@ pub trait Receiver: Endpoint {
         request: ReceiveRequest,
         stream: ByteStream,
     ) -> Result<ReceiveResponse, EndpointError>;
+
+    /// Places this lane's last-received hold on the snapshot with `request.version`'s guid and
+    /// releases the lane's last-received holds elsewhere on that filesystem (idempotent). The
+    /// engine calls it when a cycle finds the hold missing or misplaced, e.g. after a receive
+    /// whose connection broke after `zfs receive` had committed.
+    async fn hold_last_received(&self, request: HintRequest) -> Result<(), EndpointError>;
 
     /// Aborts a partial receive whose token can no longer be resumed (`zfs recv -A`).
     async fn clear_resume_token(

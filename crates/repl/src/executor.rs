@@ -18,6 +18,11 @@
 //! ancestor that is itself being initially replicated, and fails with the ancestor's error if the
 //! ancestor fails. Size estimates (`zfs send -nvP`) run before the steps, at most
 //! `concurrency_size_estimates` at once.
+//!
+//! # Protection
+//! Before the steps, every filesystem whose cursor or holds the attempt's listing shows out of
+//! place is repaired on the side concerned (see [`crate::protection`]), also when it has
+//! nothing to send.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -29,11 +34,12 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 
 use crate::endpoint::{
-    ClearResumeTokenRequest, EndpointError, ErrorKind, FilesystemInfo, FsPath, FsVersion,
-    HintRequest, ListVersionsRequest, ListVersionsResponse, ReceiveRequest, Receiver,
+    ClearResumeTokenRequest, EndpointError, ErrorKind, FilesystemInfo, FilesystemVersions, FsPath,
+    FsVersion, HintRequest, ListVersionsRequest, ListVersionsResponse, ReceiveRequest, Receiver,
     SendCompletedRequest, SendRequest, Sender,
 };
 use crate::planner::{FsInput, FsPlan, PlanOptions, PlanOutcome, PlannedStep, plan_filesystem};
+use crate::protection::{Listed, Repairs, repairs};
 use crate::report::{
     AttemptReport, AttemptState, FsReport, FsState, Progress, Report, ReportError, StepReport,
     StepState, unix_now,
@@ -184,15 +190,15 @@ async fn run_attempt(
     progress: &Progress,
     run: &mut RunState,
 ) -> Result<bool, EndpointError> {
-    let listing = list_both(sender.as_ref(), receiver.as_ref()).await?;
+    let listing = list_both(sender.as_ref(), receiver.as_ref(), true).await?;
     let limits = run.limits.get_or_insert_with(|| newest_snapshots(&listing));
     let planned = plan_all(&listing, &options.plan, limits);
     drop(listing);
 
     let mut runs: Vec<FsRun> = Vec::with_capacity(planned.len());
     let mut reports: Vec<FsReport> = Vec::with_capacity(planned.len());
-    let mut cursors: Vec<Option<FsVersion>> = Vec::with_capacity(planned.len());
-    for (plan, cursor) in planned {
+    let mut repairs: Vec<Repairs> = Vec::with_capacity(planned.len());
+    for (plan, repair) in planned {
         let steps = match &plan.outcome {
             PlanOutcome::Steps { steps } => steps.clone(),
             _ => Vec::new(),
@@ -219,7 +225,7 @@ async fn run_attempt(
             error,
             steps: steps.iter().map(step_report).collect(),
         });
-        cursors.push(cursor);
+        repairs.push(repair);
         runs.push(FsRun {
             finished: state != FsState::Planned,
             plan,
@@ -279,22 +285,22 @@ async fn run_attempt(
         exec.fail_dependent(child, ancestor, &error, false);
     }
 
-    // Prepare: hints, aborting unusable resume tokens, size estimates.
+    // Prepare: protection repairs, aborting unusable resume tokens, size estimates.
     // The futures are collected first: a borrowing iterator chain held across the `.await`
     // would make `replicate`'s future not `Send`.
     let jobs: Vec<_> = exec
         .runs
         .iter()
         .enumerate()
-        .filter(|(i, r)| !r.finished || needs_hint(r, cursors[*i].as_ref()))
+        .filter(|(i, r)| !r.finished || repairs[*i].any())
         .map(|(i, r)| {
-            let hint = needs_hint(r, cursors[i].as_ref()).then(|| HintRequest {
+            let hint = HintRequest {
                 filesystem: r.plan.path.clone(),
                 version: r.plan.common.clone(),
                 protection: options.plan.protection.incremental,
-            });
+            };
+            let repair = repairs[i];
             let abort = r.plan.abort_resume.clone();
-            let path = r.plan.path.clone();
             let steps = if r.finished {
                 Vec::new()
             } else {
@@ -303,7 +309,7 @@ async fn run_attempt(
             let sender = Arc::clone(sender);
             let receiver = Arc::clone(receiver);
             async move {
-                let result = prepare(sender, receiver, path, hint, abort, steps).await;
+                let result = prepare(sender, receiver, (repair, hint), abort, steps).await;
                 (i, result)
             }
         })
@@ -424,11 +430,17 @@ struct Listing {
     receiver: ListVersionsResponse,
 }
 
-/// Lists both sides: one filesystem listing and one version listing per side.
-async fn list_both(sender: &dyn Sender, receiver: &dyn Receiver) -> Result<Listing, EndpointError> {
+/// Lists both sides: one filesystem listing and one version listing per side (with this lane's
+/// holds when `with_holds`, for the protection check).
+async fn list_both(
+    sender: &dyn Sender,
+    receiver: &dyn Receiver,
+    with_holds: bool,
+) -> Result<Listing, EndpointError> {
     let all = ListVersionsRequest {
         filesystems: Vec::new(),
         with_creation: false,
+        with_holds,
     };
     let (sender_fs, receiver_fs) =
         tokio::join!(sender.list_filesystems(), receiver.list_filesystems());
@@ -465,43 +477,52 @@ fn newest_snapshots(listing: &Listing) -> HashMap<FsPath, u64> {
         .collect()
 }
 
-/// Plans every sender filesystem (sorted by path), with this lane's cursor as the sender listed it.
+/// Plans every sender filesystem (sorted by path), with the repairs its protection needs.
 fn plan_all(
     listing: &Listing,
     options: &PlanOptions,
     limits: &HashMap<FsPath, u64>,
-) -> Vec<(FsPlan, Option<FsVersion>)> {
-    let sender_map: HashMap<&FsPath, (&[FsVersion], Option<&FsVersion>)> = listing
+) -> Vec<(FsPlan, Repairs)> {
+    let sender_map: HashMap<&FsPath, &FilesystemVersions> = listing
         .sender
         .filesystems
         .iter()
-        .map(|f| (&f.path, (f.versions.as_slice(), f.cursor.as_ref())))
+        .map(|f| (&f.path, f))
         .collect();
     let receiver_info: HashMap<&FsPath, &FilesystemInfo> =
         listing.receiver_fs.iter().map(|f| (&f.path, f)).collect();
-    let receiver_map: HashMap<&FsPath, &[FsVersion]> = listing
+    let receiver_map: HashMap<&FsPath, &FilesystemVersions> = listing
         .receiver
         .filesystems
         .iter()
-        .map(|f| (&f.path, f.versions.as_slice()))
+        .map(|f| (&f.path, f))
         .collect();
     let mut paths: Vec<&FilesystemInfo> = listing.sender_fs.iter().collect();
     paths.sort_by(|a, b| a.path.cmp(&b.path));
     paths
         .into_iter()
         .map(|info| {
-            let (versions, cursor) = sender_map.get(&info.path).copied().unwrap_or((&[], None));
+            let sent = sender_map.get(&info.path).copied();
+            let received = receiver_map.get(&info.path).copied();
+            let sender = sent.map_or(&[][..], |f| f.versions.as_slice());
             let plan = plan_filesystem(
                 FsInput {
                     path: &info.path,
-                    sender: versions,
+                    sender,
                     receiver_fs: receiver_info.get(&info.path).copied(),
-                    receiver: receiver_map.get(&info.path).copied().unwrap_or(&[]),
+                    receiver: received.map_or(&[][..], |f| f.versions.as_slice()),
                     sender_limit: Some(limits.get(&info.path).copied().unwrap_or(0)),
                 },
                 options,
             );
-            (plan, cursor.cloned())
+            let listed = Listed {
+                sender,
+                cursor: sent.and_then(|f| f.cursor.as_ref()),
+                step_holds: sent.map_or(&[][..], |f| f.step_holds.as_slice()),
+                last_received: received.map_or(&[][..], |f| f.last_received.as_slice()),
+            };
+            let repair = repairs(plan.common.as_ref(), listed);
+            (plan, repair)
         })
         .collect()
 }
@@ -513,20 +534,12 @@ pub async fn dry_run(
     receiver: &dyn Receiver,
     options: &PlanOptions,
 ) -> Result<Vec<FsPlan>, EndpointError> {
-    let listing = list_both(sender, receiver).await?;
+    let listing = list_both(sender, receiver, false).await?;
     let limits = newest_snapshots(&listing);
     Ok(plan_all(&listing, options, &limits)
         .into_iter()
         .map(|(plan, _)| plan)
         .collect())
-}
-
-fn needs_hint(run: &FsRun, cursor: Option<&FsVersion>) -> bool {
-    match (&run.plan.common, cursor) {
-        (Some(common), Some(cursor)) => common.guid != cursor.guid,
-        (Some(_), None) => true,
-        (None, _) => false,
-    }
 }
 
 fn step_report(step: &PlannedStep) -> StepReport {
@@ -613,20 +626,26 @@ impl Exec<'_> {
 /// Size estimates of a filesystem's steps, in step order.
 type Estimates = Vec<Option<u64>>;
 
-/// Hint, abort, estimates for one filesystem.
+/// Protection repairs, abort, estimates for one filesystem.
 async fn prepare(
     sender: Arc<dyn Sender>,
     receiver: Arc<dyn Receiver>,
-    path: FsPath,
-    hint: Option<HintRequest>,
+    (repair, hint): (Repairs, HintRequest),
     abort: Option<String>,
     steps: Vec<PlannedStep>,
 ) -> Result<Estimates, EndpointError> {
-    if let Some(hint) = hint {
+    let path = hint.filesystem.clone();
+    if repair.sender {
         sender
-            .hint_most_recent_common_ancestor(hint)
+            .hint_most_recent_common_ancestor(hint.clone())
             .await
             .map_err(|e| e.context("moving the replication cursor"))?;
+    }
+    if repair.receiver {
+        receiver
+            .hold_last_received(hint)
+            .await
+            .map_err(|e| e.context("repairing the last-received hold"))?;
     }
     if let Some(token) = abort {
         receiver

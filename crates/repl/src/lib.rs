@@ -11,6 +11,8 @@
 //! - [`planner`]: pure per-filesystem planning (common ancestor by guid, conflicts, batching, resume).
 //! - [`executor`]: [`executor::replicate`], the entry point: attempts, retries, scheduling, report.
 //! - [`report`]: the serialisable [`report::Report`] and its live [`report::Progress`] view.
+//! - [`protection`]: the per-cycle check and repair of cursors and holds, and what a sink does
+//!   with `zfs receive` when its connection breaks.
 //! - [`prune`]: keep rules and the pruning runner.
 //! - [`local`]: [`local::LocalSender`] and [`local::LocalReceiver`] over `zferry_zfs`, and the
 //!   abstraction inventory for `zfs-abstraction` commands.
@@ -23,5 +25,6 @@ pub mod executor;
 pub mod filter;
 pub mod local;
 pub mod planner;
+pub mod protection;
 pub mod prune;
 pub mod report;

@@ -6,7 +6,10 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use common::{Faults, FaultySender, World, abstractions, fast_options, lane_a, noise, run};
+use common::{
+    Faults, FaultySender, World, cursors, fast_options, lane_a, last_received, noise, run,
+    step_holds,
+};
 use regex::Regex;
 use zferry_repl::abstractions::{AbstractionKind, Lane};
 use zferry_repl::endpoint::{Incremental, Protection, Sender};
@@ -16,22 +19,6 @@ use zferry_repl::planner::InitialReplication;
 use zferry_repl::prune::{KeepRule, PruneSide, prune};
 use zferry_repl::report::{FsState, StepState};
 use zferry_zfs::PropertyName;
-
-fn cursors(w: &World, ds: &str, lane: &Lane) -> Vec<u64> {
-    abstractions(&w.bookmarks(ds), AbstractionKind::ReplicationCursor, lane)
-}
-
-fn last_received(w: &World, snapshot: &str) -> Vec<u64> {
-    abstractions(
-        &w.holds(snapshot),
-        AbstractionKind::LastReceivedHold,
-        &Lane::new("sink", "client"),
-    )
-}
-
-fn step_holds(w: &World, snapshot: &str) -> Vec<u64> {
-    abstractions(&w.holds(snapshot), AbstractionKind::StepHold, &lane_a())
-}
 
 #[tokio::test]
 async fn initial_full_then_incremental() {

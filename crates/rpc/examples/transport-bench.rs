@@ -291,6 +291,9 @@ impl Receiver for Discard {
             received: request.to,
         })
     }
+    async fn hold_last_received(&self, _: HintRequest) -> Result<(), EndpointError> {
+        Ok(())
+    }
     async fn clear_resume_token(&self, _: ClearResumeTokenRequest) -> Result<(), EndpointError> {
         Ok(())
     }

@@ -74,6 +74,7 @@ pub fn check_sink_request(request: &Request) -> Result<(), EndpointError> {
         | Request::ListVersions(_)
         | Request::DestroySnapshots(_)
         | Request::Receive(_)
+        | Request::Hint(_)
         | Request::ClearResumeToken(_) => Ok(()),
         _ => Err(EndpointError::permanent(format!(
             "{} is not served by a sink job",

@@ -215,6 +215,10 @@ impl Receiver for RemoteEndpoint {
         expect!(response, Response::Received(v) => v)
     }
 
+    async fn hold_last_received(&self, request: HintRequest) -> Result<(), EndpointError> {
+        expect!(self.call(&Request::Hint(request)).await?, Response::Done => ())
+    }
+
     async fn clear_resume_token(
         &self,
         request: ClearResumeTokenRequest,

@@ -39,7 +39,8 @@ pub enum Request {
     Send(StreamRequest<SendRequest>),
     /// A send arrived completely (source only).
     SendCompleted(SendCompletedRequest),
-    /// The most recent common version (source only).
+    /// The most recent common version: a source moves the lane's cursor to it, a sink its
+    /// last-received hold (the per-cycle protection repair).
     Hint(HintRequest),
     /// Receive a stream; after [`Response::ReceiveReady`] the client sends it (sink only).
     Receive(StreamRequest<ReceiveRequest>),

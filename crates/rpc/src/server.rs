@@ -340,6 +340,10 @@ async fn answer(role: &Role, request: Request) -> Result<Response, EndpointError
                 r.clear_resume_token(req).await?;
                 Response::Done
             }
+            (Role::Sink(r), Request::Hint(req)) => {
+                r.hold_last_received(req).await?;
+                Response::Done
+            }
             (Role::Source(s, _), Request::ReplicationCursor(fs)) => {
                 Response::Cursor(s.replication_cursor(fs).await?)
             }

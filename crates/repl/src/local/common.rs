@@ -120,33 +120,75 @@ pub(crate) fn find_cursor<'a>(
         .max_by_key(|v| v.version.createtxg)
 }
 
-/// Holds of `kind` in `lane` on the listed snapshots (only snapshots with `userrefs > 0` are
-/// asked), as tag -> snapshots.
+/// One hold of this lane on a listed snapshot.
+pub(crate) struct LaneHold {
+    /// The hold's tag.
+    pub(crate) tag: HoldTag,
+    /// The tag parsed (its guid is the one the name embeds).
+    pub(crate) name: AbstractionName,
+    /// The held snapshot.
+    pub(crate) snapshot: SnapshotName,
+    /// The held snapshot's guid.
+    pub(crate) guid: u64,
+}
+
+/// Holds of `kind` in `lane` on the listed snapshots of any number of datasets, in one
+/// `zfs holds` (only snapshots with `userrefs > 0` are asked).
+pub(crate) async fn lane_holds_of<'a>(
+    zfs: &Zfs,
+    versions: impl IntoIterator<Item = &'a ListedVersion> + Clone,
+    lane: &Lane,
+    kind: AbstractionKind,
+) -> Result<Vec<LaneHold>, EndpointError> {
+    let guid_of: HashMap<(&DatasetPath, &str), u64> = versions
+        .clone()
+        .into_iter()
+        .filter(|v| v.version.kind == zferry_zfs::VersionKind::Snapshot)
+        .map(|v| {
+            (
+                (&v.version.dataset, v.version.name.as_str()),
+                v.version.guid,
+            )
+        })
+        .collect();
+    let holds = zfs
+        .holds_where_referenced(versions)
+        .await
+        .map_err(zfs_error)?;
+    let mut out = Vec::new();
+    for (snapshot, tags) in holds {
+        let guid = guid_of
+            .get(&(snapshot.dataset(), snapshot.name()))
+            .copied()
+            .unwrap_or(0);
+        for tag in tags {
+            let Some(name) = AbstractionName::parse(tag.as_str())
+                .filter(|a| a.lane == lane.key() && a.kind == kind)
+            else {
+                continue;
+            };
+            out.push(LaneHold {
+                tag,
+                name,
+                snapshot: snapshot.clone(),
+                guid,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Holds of `kind` in `lane` on the listed snapshots of one dataset, as tag -> snapshots (for
+/// releasing them tag by tag).
 pub(crate) async fn lane_holds(
     zfs: &Zfs,
     versions: &[ListedVersion],
     lane: &Lane,
     kind: AbstractionKind,
 ) -> Result<BTreeMap<HoldTag, Vec<(SnapshotName, u64)>>, EndpointError> {
-    let guid_of: HashMap<&str, u64> = versions
-        .iter()
-        .filter(|v| v.version.kind == zferry_zfs::VersionKind::Snapshot)
-        .map(|v| (v.version.name.as_str(), v.version.guid))
-        .collect();
-    let holds = zfs
-        .holds_where_referenced(versions)
-        .await
-        .map_err(zfs_error)?;
     let mut out: BTreeMap<HoldTag, Vec<(SnapshotName, u64)>> = BTreeMap::new();
-    for (snapshot, tags) in holds {
-        let guid = guid_of.get(snapshot.name()).copied().unwrap_or(0);
-        for tag in tags {
-            let ours = AbstractionName::parse(tag.as_str())
-                .is_some_and(|a| a.lane == lane.key() && a.kind == kind);
-            if ours {
-                out.entry(tag).or_default().push((snapshot.clone(), guid));
-            }
-        }
+    for h in lane_holds_of(zfs, versions, lane, kind).await? {
+        out.entry(h.tag).or_default().push((h.snapshot, h.guid));
     }
     Ok(out)
 }

@@ -16,6 +16,8 @@
 //! - verifies the received snapshot's guid, then moves this lane's last-received hold
 //!   `zferry_R_<guid>_<lane>` to it (new hold first, then the older ones are released).
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use tokio::io::{AsyncWriteExt, BufReader};
 use zferry_zfs::{
@@ -23,12 +25,15 @@ use zferry_zfs::{
     ReceiveOptions, Zfs, ZfsErrorKind,
 };
 
-use super::common::{destroy_checked, fs_version, hold_tag, lane_holds, versions_of, zfs_error};
+use super::common::{
+    destroy_checked, fs_version, hold_tag, lane_holds, lane_holds_of, versions_of, zfs_error,
+};
 use crate::abstractions::{AbstractionKind, AbstractionName, Lane};
 use crate::endpoint::{
     ByteStream, ClearResumeTokenRequest, DestroySnapshotsRequest, DestroySnapshotsResponse,
-    Endpoint, EndpointError, FilesystemInfo, FilesystemVersions, FsPath, ListVersionsRequest,
-    ListVersionsResponse, ReceiveRequest, ReceiveResponse, Receiver, ResumeToken, VersionKind,
+    Endpoint, EndpointError, FilesystemInfo, FilesystemVersions, FsPath, HintRequest,
+    ListVersionsRequest, ListVersionsResponse, ReceiveRequest, ReceiveResponse, Receiver,
+    ResumeToken, VersionKind,
 };
 
 /// zrepl's `recv.placeholder.encryption`.
@@ -344,6 +349,17 @@ impl Endpoint for LocalReceiver {
             (ds, false)
         };
         let map = versions_of(&self.zfs, &datasets, recursive, request.with_creation).await?;
+        let mut held: HashMap<DatasetPath, Vec<u64>> = HashMap::new();
+        if request.with_holds {
+            let kind = AbstractionKind::LastReceivedHold;
+            for h in lane_holds_of(&self.zfs, map.values().flatten(), &self.lane, kind).await? {
+                if h.name.guid == h.guid {
+                    held.entry(h.snapshot.dataset().clone())
+                        .or_default()
+                        .push(h.guid);
+                }
+            }
+        }
         let filesystems = map
             .into_iter()
             .filter_map(|(ds, versions)| {
@@ -351,6 +367,8 @@ impl Endpoint for LocalReceiver {
                     path: self.relative(&ds)?,
                     versions: versions.iter().map(fs_version).collect(),
                     cursor: None,
+                    last_received: held.remove(&ds).unwrap_or_default(),
+                    step_holds: Vec::new(),
                 })
             })
             .collect();
@@ -448,27 +466,33 @@ impl Receiver for LocalReceiver {
             .receive(&target, None, &options)
             .await
             .map_err(zfs_error)?;
-        let mut input = BufReader::with_capacity(zferry_zfs::PIPE_SIZE, stream);
-        let copied = tokio::io::copy_buf(&mut input, &mut recv).await;
-        if let Err(copy_error) = copied {
-            let _ = recv.flush().await;
-            // Close the input so `zfs recv` ends and keeps its resumable state.
-            let finished = recv.finish(None).await;
-            let detail = match finished {
-                Err(e) => zfs_error(e).message,
-                Ok(()) => String::from("zfs receive accepted a truncated stream"),
-            };
-            return Err(EndpointError::temporary(format!(
-                "stream into {target} interrupted: {copy_error}; {detail}"
-            )));
-        }
         let expected = ExpectedSnapshot {
             snapshot: target
                 .snapshot(&request.to.name)
                 .map_err(|e| EndpointError::permanent(e.to_string()))?,
             guid: request.to.guid,
         };
-        recv.finish(Some(&expected)).await.map_err(zfs_error)?;
+        let mut input = BufReader::with_capacity(zferry_zfs::PIPE_SIZE, stream);
+        let copied = tokio::io::copy_buf(&mut input, &mut recv).await;
+        if let Err(copy_error) = copied {
+            let _ = recv.flush().await;
+            // Close the input (never kill): ZFS judges what arrived. A complete stream commits
+            // and is protected below like any other; an incomplete one keeps a resume token.
+            // See `crate::protection`.
+            if let Err(e) = recv.finish(Some(&expected)).await {
+                return Err(EndpointError::temporary(format!(
+                    "stream into {target} interrupted: {copy_error}; {}",
+                    zfs_error(e).message
+                )));
+            }
+            tracing::warn!(
+                snapshot = %expected.snapshot,
+                error = %copy_error,
+                "the stream's connection broke after zfs receive had it whole; keeping the received snapshot"
+            );
+        } else {
+            recv.finish(Some(&expected)).await.map_err(zfs_error)?;
+        }
         if request.from.is_none() {
             self.mark_not_placeholder(&target, force).await?;
         }
@@ -486,6 +510,32 @@ impl Receiver for LocalReceiver {
                 EndpointError::not_found(format!("{} vanished after receive", expected.snapshot))
             })?;
         Ok(ReceiveResponse { received })
+    }
+
+    async fn hold_last_received(&self, request: HintRequest) -> Result<(), EndpointError> {
+        let Some(common) = request.version else {
+            return Ok(());
+        };
+        let target = self.target(&request.filesystem)?;
+        let versions = self.versions(&target).await?;
+        let snapshot = versions
+            .iter()
+            .find(|v| {
+                v.version.kind == zferry_zfs::VersionKind::Snapshot && v.version.guid == common.guid
+            })
+            .ok_or_else(|| {
+                EndpointError::not_found(format!(
+                    "{target} has no snapshot with guid {} to hold",
+                    common.guid
+                ))
+            })?;
+        tracing::info!(
+            snapshot = %format!("{target}@{}", snapshot.version.name),
+            "repairing the last-received hold"
+        );
+        self.move_last_received(&target, &snapshot.version.name, common.guid)
+            .await
+            .map(drop)
     }
 
     async fn clear_resume_token(

@@ -8,12 +8,14 @@
 //!   one batched `zfs hold`;
 //! - a tentative cursor bookmark `zferry_T_<from guid>_<lane>` on `from` under `guarantee_incremental`;
 //! - the replication cursor bookmark `zferry_C_<guid>_<lane>`, moved on `send_completed` and on a hint:
-//!   the new cursor is created first, then older cursors, tentative cursors and step holds of this lane
-//!   on that filesystem are removed.
+//!   the new cursor is created first, then older cursors, tentative cursors and stale step holds of
+//!   this lane on that filesystem are removed (a step hold is stale once its target is not newer
+//!   than the cursor, see [`crate::protection`]).
 //!
 //! Encryption policy (zrepl's `send.encrypted`): when set, only encrypted filesystems are sent, and
 //! always raw (`-w`); an unencrypted filesystem is refused. `send.raw` sends raw regardless.
 
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -21,12 +23,13 @@ use std::task::{Context, Poll};
 use async_trait::async_trait;
 use tokio::io::{AsyncRead, ReadBuf};
 use zferry_zfs::{
-    DatasetPath, ListedVersion, PropertyName, SendFlags, SendFrom, SendStream, Zfs, ZfsError,
+    DatasetPath, HoldTag, ListedVersion, PropertyName, SendFlags, SendFrom, SendStream,
+    SnapshotName, Zfs, ZfsError,
 };
 
 use super::common::{
-    bookmark_name, destroy_checked, find_cursor, fs_version, hold_tag, lane_bookmark, lane_holds,
-    versions_of, zfs_error, zfs_version,
+    bookmark_name, destroy_checked, find_cursor, fs_version, hold_tag, lane_bookmark,
+    lane_holds_of, versions_of, zfs_error, zfs_version,
 };
 use crate::abstractions::{AbstractionKind, AbstractionName, Lane};
 use crate::endpoint::{
@@ -36,6 +39,7 @@ use crate::endpoint::{
     SendRequest, SendResponse, Sender, StreamFlags, VersionKind,
 };
 use crate::filter::FilesystemFilter;
+use crate::protection::step_hold_is_stale;
 
 /// Send options (zrepl's `send` section).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -323,8 +327,9 @@ impl LocalSender {
         }
     }
 
-    /// Makes `version` this lane's cursor, then removes older cursors, tentative cursors and step
-    /// holds of this lane on `ds` (create before release).
+    /// Makes `version` this lane's cursor, then removes older cursors, tentative cursors and the
+    /// stale step holds of this lane on `ds` (create before release). A step hold whose target is
+    /// still newer than the cursor stays: it protects a step the receiver may resume.
     async fn move_cursor(
         &self,
         ds: &DatasetPath,
@@ -362,9 +367,15 @@ impl LocalSender {
                     .map_err(zfs_error)?;
             }
         }
-        let holds = lane_holds(&self.zfs, &versions, &self.lane, AbstractionKind::StepHold).await?;
-        for (tag, snapshots) in holds {
-            let names: Vec<_> = snapshots.into_iter().map(|(s, _)| s).collect();
+        let snapshots: Vec<FsVersion> = versions.iter().map(fs_version).collect();
+        let holds = lane_holds_of(&self.zfs, &versions, &self.lane, AbstractionKind::StepHold);
+        let mut stale: BTreeMap<HoldTag, Vec<SnapshotName>> = BTreeMap::new();
+        for h in holds.await? {
+            if step_hold_is_stale(h.name.guid, &snapshots, version) {
+                stale.entry(h.tag).or_default().push(h.snapshot);
+            }
+        }
+        for (tag, names) in stale {
             self.zfs.release(&tag, &names).await.map_err(zfs_error)?;
         }
         Ok(())
@@ -408,16 +419,26 @@ impl Endpoint for LocalSender {
             }
             (ds, false)
         };
-        let map = versions_of(&self.zfs, &datasets, recursive, request.with_creation).await?;
+        let mut map = versions_of(&self.zfs, &datasets, recursive, request.with_creation).await?;
+        map.retain(|ds, _| self.filter.matches(ds.as_str()));
+        let mut step_holds: HashMap<DatasetPath, Vec<u64>> = HashMap::new();
+        if request.with_holds {
+            let kind = AbstractionKind::StepHold;
+            for h in lane_holds_of(&self.zfs, map.values().flatten(), &self.lane, kind).await? {
+                let targets = step_holds.entry(h.snapshot.dataset().clone()).or_default();
+                if !targets.contains(&h.name.guid) {
+                    targets.push(h.name.guid);
+                }
+            }
+        }
         let mut filesystems = Vec::with_capacity(map.len());
         for (ds, versions) in map {
-            if !self.filter.matches(ds.as_str()) {
-                continue;
-            }
             filesystems.push(FilesystemVersions {
                 path: FsPath::new(ds.as_str())?,
                 cursor: find_cursor(&versions, &self.lane).map(fs_version),
                 versions: versions.iter().map(fs_version).collect(),
+                last_received: Vec::new(),
+                step_holds: step_holds.remove(&ds).unwrap_or_default(),
             });
         }
         Ok(ListVersionsResponse { filesystems })

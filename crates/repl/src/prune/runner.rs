@@ -110,6 +110,7 @@ async fn prune_inner(
         .list_versions(ListVersionsRequest {
             filesystems: Vec::new(),
             with_creation: true,
+            with_holds: false,
         })
         .await?;
     let mut report = PruneReport::default();

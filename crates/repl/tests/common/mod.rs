@@ -6,7 +6,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -259,6 +259,25 @@ pub fn abstractions(names: &[String], kind: AbstractionKind, lane: &Lane) -> Vec
         .collect()
 }
 
+/// The replication cursors of `lane` on `ds`, as guids.
+pub fn cursors(w: &World, ds: &str, lane: &Lane) -> Vec<u64> {
+    abstractions(&w.bookmarks(ds), AbstractionKind::ReplicationCursor, lane)
+}
+
+/// The last-received holds of the default receiver's lane on `snapshot`, as guids.
+pub fn last_received(w: &World, snapshot: &str) -> Vec<u64> {
+    abstractions(
+        &w.holds(snapshot),
+        AbstractionKind::LastReceivedHold,
+        &Lane::new("sink", "client"),
+    )
+}
+
+/// The step holds of [`lane_a`] on `snapshot`, as target guids.
+pub fn step_holds(w: &World, snapshot: &str) -> Vec<u64> {
+    abstractions(&w.holds(snapshot), AbstractionKind::StepHold, &lane_a())
+}
+
 /// What a [`FaultySender`] does wrong.
 #[derive(Default)]
 pub struct Faults {
@@ -272,6 +291,9 @@ pub struct Faults {
     pub delivered: Arc<AtomicU64>,
     /// `list_filesystems` fails with a temporary error this many times (offline peer).
     pub offline: AtomicU64,
+    /// The next send stream delivers everything, then fails instead of ending (a connection
+    /// cut just before the protocol's `end` frame).
+    pub fail_at_end: AtomicBool,
 }
 
 /// A sender that delegates to a real one and injects faults at the engine boundary.
@@ -325,6 +347,7 @@ impl Sender for FaultySender {
             ByteStream::new(Cut {
                 inner: stream,
                 left: cut,
+                fail_at_end: self.faults.fail_at_end.swap(false, Ordering::SeqCst),
                 delivered: Arc::clone(&self.faults.delivered),
             }),
         ))
@@ -348,10 +371,12 @@ impl Sender for FaultySender {
     }
 }
 
-/// A stream that fails after `left` bytes (if set), counting what it delivered.
+/// A stream that fails after `left` bytes (if set) or instead of its end (`fail_at_end`),
+/// counting what it delivered.
 struct Cut {
     inner: ByteStream,
     left: Option<u64>,
+    fail_at_end: bool,
     delivered: Arc<AtomicU64>,
 }
 
@@ -373,6 +398,12 @@ impl AsyncRead for Cut {
         let mut small = ReadBuf::new(buf.initialize_unfilled_to(limit));
         let result = Pin::new(&mut self.inner).poll_read(cx, &mut small);
         let n = small.filled().len();
+        if self.fail_at_end && n == 0 && limit > 0 && matches!(result, Poll::Ready(Ok(()))) {
+            return Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "injected: connection cut before the end of the stream",
+            )));
+        }
         buf.advance(n);
         if let Some(l) = self.left.as_mut() {
             *l -= n as u64;

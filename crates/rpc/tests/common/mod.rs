@@ -113,6 +113,13 @@ impl Receiver for MockReceiver {
         }
         Ok(ReceiveResponse { received: r.to })
     }
+    async fn hold_last_received(&self, r: HintRequest) -> Result<(), EndpointError> {
+        self.log.note(format!(
+            "{}: hold last received {}",
+            self.root, r.filesystem
+        ));
+        Ok(())
+    }
     async fn clear_resume_token(&self, r: ClearResumeTokenRequest) -> Result<(), EndpointError> {
         self.log
             .note(format!("{}: clear {}", self.root, r.filesystem));

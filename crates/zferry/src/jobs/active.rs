@@ -239,6 +239,7 @@ impl ActiveJob {
             .list_versions(ListVersionsRequest {
                 filesystems: Vec::new(),
                 with_creation: true,
+                with_holds: false,
             })
             .await;
         let Ok(listing) = listing else { return };
