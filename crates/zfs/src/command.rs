@@ -472,7 +472,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let runner = flaky_zfs(dir.path(), "");
         let line = CommandLine::zfs(["get", "-H", "encryption", "dst"]);
-        assert_eq!(runner.run(&line).await.expect("second run succeeds"), "ok\n");
+        assert_eq!(
+            runner.run(&line).await.expect("second run succeeds"),
+            "ok\n"
+        );
         assert_eq!(runner.stats.count("zfs get"), 2);
     }
 
