@@ -335,8 +335,66 @@ pub fn read_since_settled(st: &State, dirs: &Dirs, d: &Dataset) -> bool {
         })
 }
 
+/// Hidden property naming (by guid) the snapshot whose data is to replace the live data of its
+/// dataset: the commit of a receive or a rollback.
+///
+/// On OpenZFS such a commit is atomic: the live dataset is either the old one or the new one,
+/// and a killed `zfs recv` never leaves it written to (the partial state lives in a hidden
+/// `%recv` clone). Copying files cannot be atomic, so the commit records the restore in the
+/// same state change that adds the snapshot (saved atomically), and the copy is made after the
+/// state is saved ([`crate::sim::Sim::mutate`]). A process killed during the copy leaves the
+/// property behind, and the next invocation redoes the copy (clearing first, so it is
+/// idempotent) before it looks at any data. Earlier, the copy ran before the state was saved,
+/// and a `zfs recv` killed inside it left the old snapshot newest with half its live data
+/// replaced: `written` above 0, and every later incremental receive refused as "modified".
+pub const RESTORE_PENDING: &str = "%restore";
+
+/// Records that `d`'s live data is to become the data of its snapshot `guid` (see
+/// [`RESTORE_PENDING`]).
+pub fn schedule_restore(d: &mut Dataset, guid: u64) {
+    d.props.insert(
+        RESTORE_PENDING.to_string(),
+        crate::state::PropEntry {
+            local: Some(guid.to_string()),
+            received: None,
+            masked: false,
+        },
+    );
+}
+
+/// Whether some dataset's live data still waits for a scheduled restore.
+pub fn restores_pending(st: &State) -> bool {
+    st.datasets
+        .values()
+        .any(|d| d.props.contains_key(RESTORE_PENDING))
+}
+
+/// Carries out every scheduled restore and clears its mark; true when there was any (the
+/// caller then saves the state). Call under the exclusive lock, with the state as saved.
+pub fn complete_restores(st: &mut State, dirs: &Dirs) -> Result<bool> {
+    let pending: Vec<(String, Option<u64>)> = st
+        .datasets
+        .values()
+        .filter_map(|d| {
+            let entry = d.props.get(RESTORE_PENDING)?;
+            let guid = entry.local.as_ref().and_then(|g| g.parse().ok());
+            Some((d.name.clone(), guid))
+        })
+        .collect();
+    for (name, guid) in &pending {
+        let d = st.get(name)?;
+        if let Some(guid) = guid {
+            replace_live(st, dirs, d, &dirs.snapdata(d.guid, *guid))?;
+        }
+        if let Some(d) = st.datasets.get_mut(name) {
+            d.props.remove(RESTORE_PENDING);
+        }
+    }
+    Ok(!pending.is_empty())
+}
+
 /// Replaces `d`'s live data with the contents of `src` (a snapshot's frozen data).
-pub fn restore(st: &State, dirs: &Dirs, d: &Dataset, src: &Path) -> Result<()> {
+fn replace_live(st: &State, dirs: &Dirs, d: &Dataset, src: &Path) -> Result<()> {
     let live = live_dir(st, dirs, d);
     let exclude = nested_mounts(st, dirs, d);
     clear_dir(&live, &exclude).map_err(|e| SimError::io("clear data", e))?;

@@ -5,6 +5,10 @@
 //! The stream is applied to a private staging tree first (hard-linked from the incremental
 //! base), its checksum verified, and only then committed under the exclusive lock: the live
 //! dataset is never written before the commit (real ZFS receives into a hidden `%recv` clone).
+//! The commit adds the snapshot and schedules the copy of its data into the live dataset in one
+//! saved state change; the copy follows, and is redone by the next invocation when this one is
+//! killed during it (see [`crate::data::RESTORE_PENDING`]), so a kill at any instant leaves the
+//! live dataset either at the base or at the received snapshot.
 //!
 //! A resumable receive (`-s`) keeps its partial state the way the kernel does, as it goes, so
 //! that a `zfs recv` killed at any instant (SIGKILL runs no cleanup) leaves what real ZFS leaves.
@@ -675,11 +679,9 @@ fn commit(
         if let Some(d) = st.datasets.get_mut(&plan.fs) {
             d.mounted = mount;
         }
-        let d = st.get(&plan.fs)?;
-        let live = crate::data::live_dir(st, dirs, d);
-        crate::data::remove_tree(&live).map_err(|e| SimError::io("clear data", e))?;
-        crate::data::copy_tree(&dirs.snapdata(d.guid, b.toguid), &live, &[])
-            .map_err(|e| SimError::io("materialise data", e))?;
+        if let Some(d) = st.datasets.get_mut(&plan.fs) {
+            crate::data::schedule_restore(d, b.toguid);
+        }
         return Ok(());
     }
     let d = st.get(&plan.fs)?;
@@ -718,10 +720,9 @@ fn commit(
     let _ = fs::remove_file(dirs.partial(d.guid));
     apply_props(&mut d, o, b);
     add_snapshot(dirs, &mut d, b, plan, staging, txg)?;
-    let guid = d.guid;
+    crate::data::schedule_restore(&mut d, b.toguid);
     st.datasets.insert(plan.fs.clone(), d);
-    let d = st.get(&plan.fs)?;
-    crate::data::restore(st, dirs, d, &dirs.snapdata(guid, b.toguid))
+    Ok(())
 }
 
 fn kind_of(b: &Begin) -> Kind {

@@ -33,25 +33,45 @@ impl Sim {
         })
     }
 
-    /// Loads the state under the shared lock (for read-only commands).
+    /// Loads the state under the shared lock (for read-only commands). A restore that a killed
+    /// invocation left unfinished is completed first (see [`crate::data::RESTORE_PENDING`]), so
+    /// no reader ever sees half-restored live data.
     pub fn read(&self) -> Result<(StateLock, State)> {
-        let lock = StateLock::shared(&self.dirs.root)?;
-        let st = State::load(&self.dirs.root)?;
-        Ok((lock, st))
+        loop {
+            let lock = StateLock::shared(&self.dirs.root)?;
+            let st = State::load(&self.dirs.root)?;
+            if !crate::data::restores_pending(&st) {
+                return Ok((lock, st));
+            }
+            drop(lock);
+            self.mutate(|_, _| Ok(()))?;
+        }
     }
 
     /// Runs `f` on the state under the exclusive lock; on success relocates data directories
-    /// whose place changed and saves the state. On error nothing is saved.
+    /// whose place changed and saves the state, then carries out the live-data restores the
+    /// change scheduled. On error nothing is saved. Restores left unfinished by a killed
+    /// invocation are completed before `f` runs.
     pub fn mutate<T>(&self, f: impl FnOnce(&mut State, &Dirs) -> Result<T>) -> Result<T> {
         let _lock = StateLock::exclusive(&self.dirs.root)?;
-        let old = State::load(&self.dirs.root)?;
+        let mut old = State::load(&self.dirs.root)?;
+        self.complete_restores(&mut old)?;
         let mut st = old.clone();
         let out = f(&mut st, &self.dirs)?;
         if st != old {
             crate::data::relocate(&old, &st, &self.dirs)?;
             st.save(&self.dirs.root)?;
+            self.complete_restores(&mut st)?;
         }
         Ok(out)
+    }
+
+    /// Completes the scheduled restores of `st` (the saved state) and saves it again.
+    fn complete_restores(&self, st: &mut State) -> Result<()> {
+        if crate::data::complete_restores(st, &self.dirs)? {
+            st.save(&self.dirs.root)?;
+        }
+        Ok(())
     }
 }
 

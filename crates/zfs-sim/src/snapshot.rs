@@ -173,11 +173,10 @@ pub fn rollback(st: &mut State, dirs: &Dirs, full: &str, recursive: bool) -> Res
             )));
         }
     }
-    let d = st.get(&fs)?;
-    if d.kind == Kind::Filesystem {
-        crate::data::restore(st, dirs, d, &dirs.snapdata(d.guid, s.guid))?;
-    }
     if let Some(d) = st.datasets.get_mut(&fs) {
+        if d.kind == Kind::Filesystem {
+            crate::data::schedule_restore(d, s.guid);
+        }
         d.bookmarks.retain(|b| !later_bms.contains(&b.name));
         crate::data::settle(d);
         for n in &later_snaps {

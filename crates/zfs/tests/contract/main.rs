@@ -11,6 +11,7 @@ mod datasets;
 mod destroy;
 mod encryption;
 mod holds_bookmarks;
+mod killed_receive;
 mod misc;
 mod names;
 mod partial_receive;
