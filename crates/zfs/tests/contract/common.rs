@@ -152,6 +152,23 @@ impl Env {
             .expect("full send/receive");
     }
 
+    /// The bytes `zfs send args` writes, asserting it succeeds.
+    pub fn send_bytes(&self, args: &[&str]) -> Vec<u8> {
+        let out = self
+            .t
+            .command(self.t.zfs_bin())
+            .arg("send")
+            .args(args)
+            .output()
+            .expect("run zfs send");
+        assert!(
+            out.status.success(),
+            "zfs send {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
     /// Runs `zfs` directly (for set-up the driver does not offer) and asserts success.
     pub fn zfs_ok(&self, args: &[&str]) -> String {
         self.t.zfs_ok(args)

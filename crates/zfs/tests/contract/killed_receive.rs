@@ -42,23 +42,6 @@ async fn fixture(env: &Env) -> DatasetPath {
     src
 }
 
-/// The bytes of `zfs send args`.
-fn stream(env: &Env, args: &[&str]) -> Vec<u8> {
-    let out = env
-        .t
-        .command(env.t.zfs_bin())
-        .arg("send")
-        .args(args)
-        .output()
-        .expect("run zfs send");
-    assert!(
-        out.status.success(),
-        "zfs send {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
 /// Starts `zfs recv -s target` and writes `bytes` into it from a thread that keeps its stdin
 /// open afterwards (so the end of input never decides anything); returns the child and the
 /// writer, which hands stdin back once written.
@@ -171,7 +154,7 @@ async fn killed_incremental_receive_never_writes_the_live_dataset() {
     let target = env.ds("dst/inc");
     env.full_to(env.snap("src", "s1"), &target).await;
     let base = env.checksum(&target);
-    let inc = stream(&env, &["-i", &format!("{src}@s1"), &format!("{src}@s2")]);
+    let inc = env.send_bytes(&["-i", &format!("{src}@s1"), &format!("{src}@s2")]);
     let mut arrived = 0;
     let kills = schedule(undisturbed(&env, &target, &inc).await);
     for kill in &kills {

@@ -62,23 +62,9 @@ async fn fixture(env: &Env) -> DatasetPath {
 
 /// The bytes of `zfs send args`.
 fn stream(env: &Env, args: &[&str]) -> Vec<u8> {
-    let out = env
-        .t
-        .command(env.t.zfs_bin())
-        .arg("send")
-        .args(args)
-        .output();
-    let out = out.expect("run zfs send");
-    assert!(
-        out.status.success(),
-        "zfs send {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.stdout.len() > 3 * RECORD,
-        "stream of {args:?} too short"
-    );
-    out.stdout
+    let bytes = env.send_bytes(args);
+    assert!(bytes.len() > 3 * RECORD, "stream of {args:?} too short");
+    bytes
 }
 
 /// Feeds `bytes` to `zfs recv -s target`, then stops it as `stop` says; returns its output.
