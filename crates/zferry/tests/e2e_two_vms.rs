@@ -22,7 +22,8 @@ mod e2e_common;
 use std::time::Duration;
 
 use e2e_common::{
-    Host, Links, World, data, identity, tls_pull_job, tls_source_job, trust, two_hosts, wait_until,
+    Host, Links, PRUNING, World, data, identity, tcp_push, tcp_sink, tls_pull_job, tls_source_job,
+    trust, two_hosts, wait_until,
 };
 
 /// Size of the file of the interrupted steps (about 8 s at the limit below).
@@ -33,46 +34,6 @@ const SLOW_SEND: &str = "    send:\n      bandwidth_limit:\n        max: 400 KB\
 /// Slows the interrupted pull step at the receiver (the daemon that is killed there): a limit at
 /// the source would not hold back what the path between the hosts has buffered.
 const SLOW_RECV: &str = "    recv:\n      bandwidth_limit:\n        max: 400 KB\n";
-
-const PRUNING: &str = "    pruning:
-      keep_sender:
-        - type: not_replicated
-      keep_receiver:
-        - type: last_n
-          count: 5
-";
-
-/// A sink on host B listening on `port` (reached from host A at 127.0.0.1) for client
-/// `laptop`, filing its data under `root_fs/laptop`.
-fn tcp_sink(root_fs: &str, port: u16) -> String {
-    format!(
-        "  - name: sink
-    type: sink
-    root_fs: {root_fs}
-    serve:
-      type: tcp
-      listen: \"127.0.0.1:{port}\"
-      clients:
-        \"127.0.0.1\": \"laptop\"
-"
-    )
-}
-
-/// A push job on host A over `fs` to the sink at 127.0.0.1:`port`, plus `extra` job keys.
-fn tcp_push(fs: &str, port: u16, extra: &str) -> String {
-    format!(
-        "  - name: push
-    type: push
-    connect:
-      type: tcp
-      address: \"127.0.0.1:{port}\"
-    filesystems:
-      \"{fs}\": true
-    snapshotting:
-      type: manual
-{PRUNING}{extra}"
-    )
-}
 
 /// Host B runs a tcp sink into `dst/sink` on link `i`, host A a push of `fs` to it (plus `extra`
 /// job keys). Returns the push host, the sink host and the replica's name on B.

@@ -13,6 +13,7 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod proxy;
 pub mod vm;
 
 use std::ffi::{OsStr, OsString};
@@ -358,6 +359,47 @@ fn local_daemon_env(t: &TestZfs, wrappers: &Path) -> Vec<(OsString, OsString)> {
         ));
     }
     env
+}
+
+impl World {
+    /// Puts a `zfs` wrapper in this (local) world's [`World::wrapper_dir`], so that it comes
+    /// first in `PATH` of the commands and daemons started from now on: while the file
+    /// `hang_hold` exists, `zfs hold` creates `hold_reached`, waits for `hang_hold` to go, then
+    /// fails without holding anything (so a daemon killed meanwhile never placed its hold).
+    /// Returns (`hang_hold`, `hold_reached`).
+    pub fn hang_zfs_hold(&self) -> (PathBuf, PathBuf) {
+        let Backend::Local(t) = &self.backend else {
+            panic!("hang_zfs_hold needs a local world");
+        };
+        let real = match t.zfs_bin() {
+            p if p.is_absolute() => p,
+            p => String::from_utf8(
+                Command::new("sh")
+                    .args(["-c", &format!("command -v {}", p.display())])
+                    .output()
+                    .expect("sh")
+                    .stdout,
+            )
+            .expect("path")
+            .trim()
+            .into(),
+        };
+        let dir = self.wrapper_dir();
+        std::fs::create_dir_all(&dir).expect("wrapper dir");
+        let (hang, reached) = (dir.join("hang-hold"), dir.join("hold-reached"));
+        let script = format!(
+            "#!/bin/sh\nif [ \"$1\" = hold ] && [ -e '{hang}' ]; then\n  : > '{reached}'\n  while [ -e '{hang}' ]; do sleep 0.05; done\n  echo 'zfs hold: hung by the test' >&2\n  exit 1\nfi\nexec '{real}' \"$@\"\n",
+            hang = hang.display(),
+            reached = reached.display(),
+            real = real.display()
+        );
+        let wrapper = dir.join("zfs");
+        std::fs::write(&wrapper, script).expect("write wrapper");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod wrapper");
+        (hang, reached)
+    }
 }
 
 fn local_receive_bytes_read(target: &str) -> Option<u64> {
@@ -785,5 +827,46 @@ pub fn local_push_sink(root_fs: &str, filesystems: &[(&str, bool)]) -> String {
         - type: last_n
           count: 5
 "
+    )
+}
+
+/// Pruning of the two-host push jobs: keep what is not replicated, the last 5 on the receiver.
+pub const PRUNING: &str = "    pruning:
+      keep_sender:
+        - type: not_replicated
+      keep_receiver:
+        - type: last_n
+          count: 5
+";
+
+/// A sink on host B listening on `port` (reached from host A at 127.0.0.1) for client
+/// `laptop`, filing its data under `root_fs/laptop`.
+pub fn tcp_sink(root_fs: &str, port: u16) -> String {
+    format!(
+        "  - name: sink
+    type: sink
+    root_fs: {root_fs}
+    serve:
+      type: tcp
+      listen: \"127.0.0.1:{port}\"
+      clients:
+        \"127.0.0.1\": \"laptop\"
+"
+    )
+}
+
+/// A push job on host A over `fs` to the sink at 127.0.0.1:`port`, plus `extra` job keys.
+pub fn tcp_push(fs: &str, port: u16, extra: &str) -> String {
+    format!(
+        "  - name: push
+    type: push
+    connect:
+      type: tcp
+      address: \"127.0.0.1:{port}\"
+    filesystems:
+      \"{fs}\": true
+    snapshotting:
+      type: manual
+{PRUNING}{extra}"
     )
 }
