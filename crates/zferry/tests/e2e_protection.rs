@@ -7,7 +7,7 @@ mod e2e_common;
 use std::time::Duration;
 
 use e2e_common::proxy::Proxy;
-use e2e_common::{Host, World, free_port, tcp_push, tcp_sink, wait_until};
+use e2e_common::{Host, World, push_sink_via_proxy, tcp_push, wait_until};
 
 /// This lane's abstractions on `host`, as the guids in their names: holds of `kind` (`R`, `S`)
 /// on `snapshot`, or cursor bookmarks (`C`) of a filesystem.
@@ -28,15 +28,7 @@ fn replicated_s1(a: World, b: World) -> (Host, Host, Proxy, String, String) {
     a.create(&fs);
     a.write(&fs, "a.txt", b"first");
     a.snap(&fs, "s1");
-    let sink_port = free_port();
-    let sink = Host::start(
-        b,
-        "backup",
-        "",
-        &tcp_sink(&format!("{dst}/sink"), sink_port),
-    );
-    let proxy = Proxy::start(sink_port);
-    let push = Host::start(a, "laptop", "", &tcp_push(&fs, proxy.port(), ""));
+    let (push, sink, proxy) = push_sink_via_proxy((a, b), &dst, |port| tcp_push(&fs, port, ""));
     push.wakeup_wait("push");
     let replica = format!("{dst}/sink/laptop/{fs}");
     assert_eq!(sink.w().snapshots(&replica), ["s1"]);

@@ -306,6 +306,46 @@ impl World {
         }
     }
 
+    /// SIGKILLs every running `zfs VERB` (`send`, `receive`; dry runs `-n` excepted) of this
+    /// simulator world (found in `/proc` by its `ZFS_SIM_DIR`); returns how many. Simulator worlds only: real ZFS
+    /// processes of two local worlds cannot be told apart (returns 0).
+    pub fn kill_zfs(&self, verb: &str) -> usize {
+        let Backend::Local(t) = &self.backend else {
+            return 0;
+        };
+        let Some(dir) = t.sim_dir() else { return 0 };
+        let marker = format!("ZFS_SIM_DIR={}", dir.display());
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return 0;
+        };
+        let mut killed = 0;
+        for entry in entries.flatten() {
+            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                continue;
+            };
+            let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+            let is_zfs = args
+                .first()
+                .is_some_and(|a| a.ends_with(b"/zfs") || *a == b"zfs");
+            let dry_run = args.iter().any(|a| a.starts_with(b"-n"));
+            if !is_zfs || args.get(1) != Some(&verb.as_bytes()) || dry_run {
+                continue;
+            }
+            let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+            if environ.split(|&b| b == 0).any(|v| v == marker.as_bytes()) {
+                let pid = entry.file_name().to_string_lossy().into_owned();
+                if Command::new("kill")
+                    .args(["-9", &pid])
+                    .status()
+                    .is_ok_and(|s| s.success())
+                {
+                    killed += 1;
+                }
+            }
+        }
+        killed
+    }
+
     /// The directory for the daemon's control socket: the host directory, except in a guest,
     /// where Unix sockets cannot live on the 9p share.
     fn socket_dir(&self, host: &str) -> PathBuf {
@@ -869,4 +909,24 @@ pub fn tcp_push(fs: &str, port: u16, extra: &str) -> String {
       type: manual
 {PRUNING}{extra}"
     )
+}
+
+/// Host B (`b`) runs a tcp sink into `dst/sink` for client `laptop` on a free port, reached
+/// through a [`proxy::Proxy`]; host A (`a`) runs the push job `push_job(proxy port)`. Returns
+/// (push host, sink host, proxy).
+pub fn push_sink_via_proxy(
+    (a, b): (World, World),
+    dst: &str,
+    push_job: impl FnOnce(u16) -> String,
+) -> (Host, Host, proxy::Proxy) {
+    let sink_port = free_port();
+    let sink = Host::start(
+        b,
+        "backup",
+        "",
+        &tcp_sink(&format!("{dst}/sink"), sink_port),
+    );
+    let proxy = proxy::Proxy::start(sink_port);
+    let push = Host::start(a, "laptop", "", &push_job(proxy.port()));
+    (push, sink, proxy)
 }

@@ -76,9 +76,10 @@ impl Proxy {
         self.shared.cut_next_end.store(true, Ordering::SeqCst);
     }
 
-    /// Whether an armed cut is still waiting for its `end` frame.
-    pub fn end_cut_armed(&self) -> bool {
-        self.shared.cut_next_end.load(Ordering::SeqCst)
+    /// Disarms a cut armed by [`Proxy::cut_before_next_end`]; true when it was still waiting
+    /// for its `end` frame.
+    pub fn disarm_end_cut(&self) -> bool {
+        self.shared.cut_next_end.swap(false, Ordering::SeqCst)
     }
 
     /// How many connections were cut just before their `end` frame.
