@@ -535,5 +535,7 @@ pub fn relocate(old: &State, new: &State, dirs: &Dirs) -> Result<()> {
         }
         fs::rename(&st, to).map_err(|e| SimError::io("move data dir", e))?;
     }
+    // Empty again (this runs under the exclusive lock): leave no scratch behind.
+    let _ = fs::remove_dir(&staging);
     Ok(())
 }

@@ -18,6 +18,8 @@
 //!   Known differences: send streams use the simulator's own format (see [`stream`]) and are much
 //!   smaller than OpenZFS's; space accounting is approximate; `zfs send -R`, clones, volumes' data,
 //!   `zfs get all` listing only the properties the simulator models.
+//! * The invocation journal ([`journal`], opt-in): what ran in a world, what a `zfs send` really
+//!   wrote, which invocations a signal killed; for tests that must not trust the product's account.
 //! * Large worlds for benchmarks: [`bulk::populate`] (or `cargo run --example populate`).
 
 pub mod bookmarks;
@@ -31,6 +33,7 @@ pub mod errors;
 pub mod faults;
 pub mod format;
 pub mod holds;
+pub mod journal;
 pub mod list;
 pub mod lock;
 pub mod names;

@@ -370,11 +370,7 @@ fn receive_one<R: Read>(
     b: Begin,
     saved: Option<u64>,
 ) -> Result<()> {
-    let staging = sim.dirs.tmp().join(format!(
-        "recv-{}-{:x}",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
+    let staging = sim.dirs.scratch("recv");
     let result = receive_staged(sim, o, faults, dec, &b, saved, &staging);
     let _ = crate::data::remove_tree(&staging);
     result

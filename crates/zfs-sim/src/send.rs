@@ -54,11 +54,7 @@ pub fn send(sim: &Sim, target: Option<&str>, o: &SendOpts, faults: &Faults) -> R
             "Error: Stream can not be written to a terminal.\nYou must redirect standard output.",
         ));
     }
-    let private = sim.dirs.tmp().join(format!(
-        "send-{}-{:x}",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
+    let private = sim.dirs.scratch("send");
     let result = run(sim, target, o, faults, &private);
     let _ = crate::data::remove_tree(&private);
     result
@@ -131,7 +127,10 @@ fn run(
         return Ok(0);
     }
     let stdout = io::stdout().lock();
-    let mut out = FaultyWriter::new(io::BufWriter::with_capacity(1 << 20, stdout), faults);
+    let mut out = FaultyWriter::new(
+        io::BufWriter::with_capacity(1 << 20, crate::journal::Counted(stdout)),
+        faults,
+    );
     let written = (|| -> io::Result<()> {
         if let Some(t) = &token {
             out.write_all(&crate::stream::resume_record(&ResumeHeader {

@@ -607,6 +607,47 @@ impl Dirs {
     pub fn tmp(&self) -> PathBuf {
         self.root.join("tmp")
     }
+
+    /// A name for this process's private scratch tree of `kind` (`send`: pinned snapshot data;
+    /// `recv`: the staging tree), `tmp/<kind>-<pid>-<random>`, not created yet. The trees of
+    /// that kind left by processes that are gone are removed first: a `zfs send` or `zfs recv`
+    /// killed by SIGKILL (as zferry kills them when a step is aborted) runs no cleanup, and its
+    /// hard links would keep destroyed snapshots' data on disk forever.
+    pub fn scratch(&self, kind: &str) -> PathBuf {
+        self.remove_orphaned_scratch(kind);
+        self.tmp().join(format!(
+            "{kind}-{}-{:x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ))
+    }
+
+    /// Removes the scratch trees of `kind` whose process no longer exists.
+    fn remove_orphaned_scratch(&self, kind: &str) {
+        let Ok(entries) = fs::read_dir(self.tmp()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let owner = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(kind)?.strip_prefix('-')?.split('-').next())
+                .and_then(|pid| pid.parse::<i32>().ok())
+                .and_then(rustix::process::Pid::from_raw);
+            if owner.is_some_and(|pid| !process_exists(pid)) {
+                let _ = crate::data::remove_tree(&entry.path());
+            }
+        }
+    }
+}
+
+/// Whether process `pid` exists (a pid reused by another process counts: its tree then waits
+/// for that one to end, which is harmless).
+fn process_exists(pid: rustix::process::Pid) -> bool {
+    !matches!(
+        rustix::process::test_kill_process(pid),
+        Err(rustix::io::Errno::SRCH)
+    )
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use std::process::{Command, Output, Stdio};
 
+use zferry_zfs_sim::journal::{self, End, Journal};
 use zferry_zfs_sim::testenv::{TestZfs, tree_checksum, write_file};
 
 /// Runs `zfs send ARGS | zfs recv RARGS`; returns (send output, recv output).
@@ -401,4 +402,137 @@ fn programs_refuse_to_run_without_a_state_directory() {
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("ZFS_SIM_DIR"), "{}", stderr(&out));
+}
+
+/// Starts `zfs send ARGS > file` slowed to 100 KB/s, waits until it has written something, and
+/// SIGKILLs it; returns its pid.
+fn kill_slow_send(t: &TestZfs, args: &[&str]) -> u32 {
+    let out = tempfile::tempfile().expect("stream file");
+    let mut send = t
+        .command(t.zfs_bin())
+        .arg("send")
+        .args(args)
+        .env("ZFS_SIM_STREAM_RATE", "100000")
+        .stdout(out.try_clone().expect("clone"))
+        .spawn()
+        .expect("spawn send");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while out.metadata().expect("stat").len() == 0 {
+        assert!(std::time::Instant::now() < deadline, "send wrote nothing");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    send.kill().expect("SIGKILL");
+    send.wait().expect("reap");
+    send.id()
+}
+
+fn scratch_trees(t: &TestZfs) -> Vec<String> {
+    std::fs::read_dir(t.sim_dir().expect("sim").join("tmp"))
+        .expect("tmp")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn journal_records_argv_exit_status_and_the_bytes_a_send_wrote() {
+    let (t, src, _) = world();
+    if t.is_real() {
+        return; // the journal is the simulator's
+    }
+    let dir = t.sim_dir().expect("sim").to_path_buf();
+    let fs = format!("{src}/fs");
+    t.zfs_ok(&["create", &fs]);
+    write_file(&t.mountpoint(&fs), "f", &[5u8; 300_000]);
+    t.zfs_ok(&["snapshot", &format!("{fs}@s1")]);
+    assert!(Journal::read(&dir).is_empty(), "off until enabled");
+
+    journal::enable(&dir).expect("enable");
+    let stream = t
+        .command(t.zfs_bin())
+        .args(["send", &format!("{fs}@s1")])
+        .output()
+        .expect("send");
+    assert!(stream.status.success());
+    assert!(!t.zfs(&["list", &format!("{src}/nope")]).status.success());
+    let killed = kill_slow_send(&t, &[&format!("{fs}@s1")]);
+
+    let all = Journal::read(&dir).invocations();
+    let commands: Vec<&str> = all.iter().map(|i| i.command()).collect();
+    assert_eq!(commands, ["send", "list", "send"]);
+    assert_eq!(all[0].argv[2], format!("{fs}@s1"));
+    assert_eq!(
+        all[0].end,
+        Some(End {
+            exit: 0,
+            sent: Some(stream.stdout.len() as u64)
+        }),
+        "sent= counts the bytes that reached stdout"
+    );
+    assert_eq!(
+        all[1].end,
+        Some(End {
+            exit: 1,
+            sent: None
+        })
+    );
+    assert_eq!(all[2].pid, killed);
+    assert_eq!(all[2].end, None, "a SIGKILLed send has no end line");
+}
+
+#[test]
+fn sigkilled_send_and_receive_leave_no_scratch_tree_behind() {
+    let (t, src, dst) = world();
+    if t.is_real() {
+        return; // the scratch trees are the simulator's
+    }
+    let fs = format!("{src}/fs");
+    let target = format!("{dst}/fs");
+    t.zfs_ok(&["create", &fs]);
+    write_file(&t.mountpoint(&fs), "f", &[6u8; 1_000_000]);
+    t.zfs_ok(&["snapshot", &format!("{fs}@s1")]);
+    let mut send = t
+        .command(t.zfs_bin())
+        .args(["send", &format!("{fs}@s1")])
+        .env("ZFS_SIM_STREAM_RATE", "200000")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn send");
+    let mut recv = t
+        .command(t.zfs_bin())
+        .args(["receive", "-s", &target])
+        .stdin(Stdio::from(send.stdout.take().expect("stdout")))
+        .spawn()
+        .expect("spawn recv");
+    let token = || {
+        let out = t.zfs(&["get", "-H", "-o", "value", "receive_resume_token", &target]);
+        let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        (out.status.success() && token != "-").then_some(token)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while token().is_none() || scratch_trees(&t).len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "no partial receive");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Both at once: either would clean up after the other's death.
+    recv.kill().expect("SIGKILL");
+    send.kill().expect("SIGKILL");
+    for p in [&mut send, &mut recv] {
+        p.wait().expect("reap");
+    }
+    let left = scratch_trees(&t);
+    assert!(
+        left.iter().any(|n| n.starts_with("send-")) && left.iter().any(|n| n.starts_with("recv-")),
+        "SIGKILL ran no cleanup: {left:?}"
+    );
+
+    // The next send and receive remove what the dead ones left.
+    let token = token().expect("the partial receive kept a token");
+    let (s, r) = pipe(&t, &["-t", &token], &["-s", &target]);
+    assert!(s.status.success() && r.status.success(), "{}", stderr(&r));
+    assert_eq!(scratch_trees(&t), Vec::<String>::new());
+    assert_eq!(
+        tree_checksum(&t.mountpoint(&fs)),
+        tree_checksum(&t.mountpoint(&target))
+    );
 }

@@ -8,18 +8,20 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use crate::errors::SimError;
+use crate::journal;
 
-/// Prints `err` to stderr and turns it into the exit code.
-pub fn fail(err: &SimError) -> ExitCode {
+/// Prints `err` to stderr and returns its exit code.
+pub fn fail(err: &SimError) -> u8 {
     let mut e = std::io::stderr().lock();
     let _ = writeln!(e, "{}", err.message);
-    ExitCode::from(err.code)
+    err.code
 }
 
-/// Runs a command body, mapping its outcome to an exit code.
-pub fn finish(r: crate::errors::Result<u8>) -> ExitCode {
-    match r {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => fail(&e),
-    }
+/// Runs a program's body between its start and end lines in the [`journal`], mapping its
+/// outcome to the exit code.
+pub fn journaled(body: impl FnOnce() -> crate::errors::Result<u8>) -> ExitCode {
+    journal::started();
+    let code = body().unwrap_or_else(|e| fail(&e));
+    journal::finished(code);
+    ExitCode::from(code)
 }

@@ -61,7 +61,7 @@ fn usage(cmd: &str) -> String {
 /// Entry point of the `zfs` program.
 pub fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    super::finish(run(&args))
+    super::journaled(|| run(&args))
 }
 
 fn run(args: &[String]) -> Result<u8> {

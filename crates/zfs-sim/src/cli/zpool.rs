@@ -90,7 +90,7 @@ const USAGE_CREATE: &str = "usage:\n\tcreate [-fnd] [-o property=value] ... \n\t
 /// Entry point of the `zpool` program.
 pub fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    super::finish(run(&args))
+    super::journaled(|| run(&args))
 }
 
 fn run(args: &[String]) -> Result<u8> {
