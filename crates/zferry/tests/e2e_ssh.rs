@@ -5,7 +5,7 @@
 
 mod e2e_common;
 
-use e2e_common::{Host, World, data, zferry_bin};
+use e2e_common::{Host, World, data, ssh_stdinserver_connect, zferry_bin};
 use zferry_zfs_sim::testsshd::TestSshd;
 
 #[test]
@@ -51,17 +51,7 @@ fn push_to_sink_over_ssh_stdinserver() {
         &format!(
             "  - name: push
     type: push
-    connect:
-      type: ssh+stdinserver
-      host: 127.0.0.1
-      user: {user}
-      port: {port}
-      identity_file: {key}
-      options:
-        - StrictHostKeyChecking=no
-        - UserKnownHostsFile=/dev/null
-        - LogLevel=ERROR
-    filesystems:
+{connect}    filesystems:
       \"{fs}\": true
     snapshotting:
       type: manual
@@ -72,9 +62,7 @@ fn push_to_sink_over_ssh_stdinserver() {
         - type: last_n
           count: 5
 ",
-            user = TestSshd::user(),
-            port = sshd.port,
-            key = sshd.client_key.display()
+            connect = ssh_stdinserver_connect(sshd.port, &sshd.client_key)
         ),
     );
     push.wakeup_wait("push");

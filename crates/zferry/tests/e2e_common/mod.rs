@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use zferry_zfs_sim::journal::{self, Journal};
 pub use zferry_zfs_sim::testenv::{TestZfs, tree_checksum, write_file};
 
 /// The `zferry` binary under test (on the vm-pair the same path runs in each guest, through the
@@ -56,8 +57,12 @@ impl World {
     /// A world on this machine: the simulator with its own state directory, or real ZFS when
     /// `ZFERRY_TEST_ZFS=real`.
     pub fn new() -> World {
+        let zfs = TestZfs::new();
+        if let Some(dir) = zfs.sim_dir() {
+            journal::enable(dir).expect("enable the simulator's journal");
+        }
         World {
-            backend: Backend::Local(TestZfs::new()),
+            backend: Backend::Local(zfs),
             dir: tempfile::Builder::new()
                 .prefix("zferry-e2e-")
                 .tempdir()
@@ -293,6 +298,35 @@ impl World {
                 path
             }
         }
+    }
+
+    /// What ran in this world so far, from the simulator's invocation journal (see
+    /// [`journal`]): what happened inside this host's ZFS, independent of zferry's own
+    /// account. `None` where there is no journal (real ZFS).
+    pub fn journal(&self) -> Option<Journal> {
+        match &self.backend {
+            Backend::Local(t) => t.sim_dir().map(Journal::read),
+            Backend::Vm(_) => None,
+        }
+    }
+
+    /// The simulator's scratch trees left in `$ZFS_SIM_DIR/tmp` (none on real ZFS): once every
+    /// command has ended there should be none, whatever killed them.
+    pub fn sim_scratch(&self) -> Vec<String> {
+        let Backend::Local(t) = &self.backend else {
+            return Vec::new();
+        };
+        let Some(dir) = t.sim_dir() else {
+            return Vec::new();
+        };
+        std::fs::read_dir(dir.join("tmp"))
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Bytes read so far by a running `zfs receive` into `target` on this host (its `rchar`:
@@ -793,6 +827,26 @@ pub fn tls_pull_job(
         ca = server.1.display(),
         cn = server.0,
         me = me.display(),
+    )
+}
+
+/// The `connect:` block (job keys at 4 spaces) of an active job dialling an ssh+stdinserver peer
+/// whose sshd (a `TestSshd`) listens on 127.0.0.1:`port` and lets `key` in.
+pub fn ssh_stdinserver_connect(port: u16, key: &Path) -> String {
+    format!(
+        "    connect:
+      type: ssh+stdinserver
+      host: 127.0.0.1
+      user: {user}
+      port: {port}
+      identity_file: {key}
+      options:
+        - StrictHostKeyChecking=no
+        - UserKnownHostsFile=/dev/null
+        - LogLevel=ERROR
+",
+        user = zferry_zfs_sim::testsshd::TestSshd::user(),
+        key = key.display()
     )
 }
 

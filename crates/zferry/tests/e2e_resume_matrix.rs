@@ -1,0 +1,691 @@
+//! The resume matrix: every way a step can be interrupted, over every transport, in both
+//! directions, for full and incremental steps; each must resume.
+//!
+//! transport {tcp, tls, ssh+stdinserver} x direction {push -> sink, pull -> source} x
+//! interruption {SIGKILL of the sending daemon, SIGKILL of the receiving daemon, the connection
+//! cut by a proxy, `zferry signal reset` of the active job, SIGKILL of `zfs send`} x
+//! {full step, incremental step}. Sender and receiver are two hosts that share nothing (two
+//! simulator worlds, two daemons); the active daemon dials its peer through a TCP proxy in the
+//! test (for ssh, the proxy sits between `ssh` and `sshd`), which can cut every connection it
+//! carries mid-stream.
+//!
+//! Each case must resume, judged from the two worlds' invocation journals (the simulator's
+//! record of what ran, see `zferry_zfs_sim::journal`), not from zferry's own account:
+//! * no `zfs receive -A` ran on the receiving world;
+//! * the first `zfs send` that streams after the interruption is `zfs send -t TOKEN`;
+//! * the stream bytes written by every `zfs send` started after the interruption are at most
+//!   the remaining bytes plus 10%, where the remaining bytes are what `zfs send -nvP -t TOKEN`
+//!   on the sending world says is left after what the receiver kept;
+//! * the replica ends with the snapshot and the sender's data.
+//!
+//! The interrupted step is slowed by the sending job's bandwidth limit (push: `send` of the
+//! push job; pull: `send` of the source job), so that little is buffered between the hosts and
+//! what the receiver has read is what was sent. A case is interrupted once the receiving
+//! `zfs receive` has read 1 MB of the stream (its `rchar`, found by the journal's pid). The
+//! ten cases of one transport and direction run at once; one test per transport and direction.
+
+mod e2e_common;
+
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use e2e_common::{Host, World, data, identity, trust, wait_until, zferry_bin};
+use zferry_zfs_sim::journal::Invocation;
+use zferry_zfs_sim::testsshd::TestSshd;
+
+/// Size of the file the interrupted step carries: about 3 s at [`SLOW`].
+const SIZE: usize = 3_000_000;
+/// The same when the interruption is a killed `zfs send`: that process writes ahead of what the
+/// receiver has read by its own stream buffer, the pipe and the sending daemon's frame (1 MiB
+/// each), and killed after it wrote its last byte it interrupts nothing.
+const SIZE_KILLED_SEND: usize = 6_000_000;
+/// The case is interrupted once the receiving `zfs receive` has read this much of the stream.
+const INTERRUPT_AT: u64 = 1_000_000;
+/// The sending job's bandwidth limit.
+const SLOW: &str = "    send:\n      bandwidth_limit:\n        max: 1 MB\n";
+/// The identity of the active daemon as its peer knows it (tcp client map, tls CN, stdinserver).
+const CLIENT: &str = "client";
+/// The tls identity of the passive daemon.
+const SERVER: &str = "server";
+
+/// Keeps the incremental source on the sender, so that `zfs send -nvP -t TOKEN` can still tell
+/// the remaining bytes once the case is over.
+const PRUNING: &str = "    pruning:
+      keep_sender:
+        - type: last_n
+          count: 5
+      keep_receiver:
+        - type: last_n
+          count: 5
+";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Tcp,
+    Tls,
+    Ssh,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    /// The sender is active: push -> sink.
+    Push,
+    /// The receiver is active: pull -> source.
+    Pull,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Interruption {
+    KillSendingDaemon,
+    KillReceivingDaemon,
+    CutConnection,
+    Reset,
+    KillZfsSend,
+}
+
+const INTERRUPTIONS: [Interruption; 5] = [
+    Interruption::KillSendingDaemon,
+    Interruption::KillReceivingDaemon,
+    Interruption::CutConnection,
+    Interruption::Reset,
+    Interruption::KillZfsSend,
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Full,
+    Incremental,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Case {
+    transport: Transport,
+    direction: Direction,
+    interruption: Interruption,
+    step: Step,
+}
+
+impl Case {
+    fn label(&self) -> String {
+        format!(
+            "| {:?} | {:?} | {:?} | {:?} |",
+            self.transport, self.direction, self.interruption, self.step
+        )
+    }
+}
+
+/// What the worlds say about one case.
+#[derive(Debug, Default)]
+struct Facts {
+    /// Bytes of the step the receiver kept at the interruption (the resume token's `bytes`).
+    kept: u64,
+    /// What `zfs send -nvP -t TOKEN` on the sending world says is left to send.
+    remaining: u64,
+    /// Stream bytes written by the `zfs send`s started after the interruption.
+    sent_after: u64,
+    /// Whether the first streaming send after the interruption resumed (`-t`).
+    resumed: bool,
+    /// Whether `zfs receive -A` ran on the receiving world.
+    aborted: bool,
+}
+
+impl Facts {
+    fn passed(&self) -> bool {
+        self.resumed && !self.aborted && self.sent_after * 10 <= self.remaining * 11
+    }
+}
+
+/// A TCP forwarder from the active daemon to its peer's listener (or sshd) that can cut every
+/// connection it carries, as a failing network would: both ends see it close mid-stream.
+struct Proxy {
+    port: u16,
+    open: Arc<Mutex<Vec<TcpStream>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    fn start(target: u16) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let port = listener.local_addr().expect("proxy address").port();
+        let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (open2, stop2) = (open.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if stop2.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(client) = client else { continue };
+                // A peer that is down refuses: so does the proxy (it drops the client).
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                let ends = [&client, &server].map(|s| s.try_clone().expect("clone socket"));
+                open2.lock().expect("proxy lock").extend(ends);
+                forward(&client, &server);
+                forward(&server, &client);
+            }
+        });
+        Proxy { port, open, stop }
+    }
+
+    /// Closes every connection carried so far; returns how many were open.
+    fn cut(&self) -> usize {
+        let mut open = self.open.lock().expect("proxy lock");
+        let live = open.iter().filter(|s| s.peer_addr().is_ok()).count() / 2;
+        for s in open.drain(..) {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+        live
+    }
+}
+
+/// Copies `from` to `to` on a thread of its own, passing on the end of input as a half close.
+fn forward(from: &TcpStream, to: &TcpStream) {
+    let (mut from, mut to) = (
+        from.try_clone().expect("clone socket"),
+        to.try_clone().expect("clone socket"),
+    );
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from, &mut to);
+        let _ = to.shutdown(Shutdown::Write);
+    });
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        self.cut();
+    }
+}
+
+/// The tls material of one end: its identity directory and its copy of the peer's certificate.
+struct Tls {
+    me: PathBuf,
+    peer_cert: PathBuf,
+}
+
+/// The `serve:` block of the passive job (listening on `port` for tcp and tls).
+fn serve(t: Transport, port: u16, tls: Option<&Tls>) -> String {
+    match (t, tls) {
+        (Transport::Tcp, _) => format!(
+            "    serve:\n      type: tcp\n      listen: \"127.0.0.1:{port}\"\n      clients:\n        \"127.0.0.1\": \"{CLIENT}\"\n"
+        ),
+        (Transport::Tls, Some(tls)) => format!(
+            "    serve:\n      type: tls\n      listen: \"127.0.0.1:{port}\"\n      ca: {ca}\n      cert: {me}/identity.crt\n      key: {me}/identity.key\n      client_cns: [\"{CLIENT}\"]\n",
+            ca = tls.peer_cert.display(),
+            me = tls.me.display()
+        ),
+        (Transport::Tls, None) => unreachable!("tls needs identities"),
+        (Transport::Ssh, _) => format!(
+            "    serve:\n      type: stdinserver\n      client_identities: [\"{CLIENT}\"]\n"
+        ),
+    }
+}
+
+/// The `connect:` block of the active job, dialling the proxy on `port`.
+fn connect(t: Transport, port: u16, tls: Option<&Tls>, ssh_key: Option<&Path>) -> String {
+    match t {
+        Transport::Tcp => {
+            format!("    connect:\n      type: tcp\n      address: \"127.0.0.1:{port}\"\n")
+        }
+        Transport::Tls => {
+            let tls = tls.expect("tls needs identities");
+            format!(
+                "    connect:\n      type: tls\n      address: \"127.0.0.1:{port}\"\n      ca: {ca}\n      cert: {me}/identity.crt\n      key: {me}/identity.key\n      server_cn: \"{SERVER}\"\n",
+                ca = tls.peer_cert.display(),
+                me = tls.me.display()
+            )
+        }
+        Transport::Ssh => {
+            e2e_common::ssh_stdinserver_connect(port, ssh_key.expect("ssh needs a key"))
+        }
+    }
+}
+
+/// Two hosts joined through the proxy: the active daemon (push or pull) and the passive one.
+struct Pair {
+    direction: Direction,
+    active: Host,
+    passive: Host,
+    proxy: Proxy,
+    _sshd: Option<TestSshd>,
+    /// The filesystem on the sender.
+    fs: String,
+    /// Its replica on the receiver.
+    replica: String,
+}
+
+impl Pair {
+    /// Sets up `fs` (on world `a`) replicated to world `b` as `case` says; `None` when the
+    /// transport cannot run here (no sshd).
+    fn start(case: &Case, a: World, b: World, fs: &str, dst: &str) -> Option<Pair> {
+        let (active_w, passive_w) = match case.direction {
+            Direction::Push => (a, b),
+            Direction::Pull => (b, a),
+        };
+        let tls = (case.transport == Transport::Tls).then(|| {
+            let (client, server) = (identity(&active_w, CLIENT), identity(&passive_w, SERVER));
+            let to_passive = trust(&passive_w, CLIENT, &client);
+            let to_active = trust(&active_w, SERVER, &server);
+            (
+                Tls {
+                    me: client,
+                    peer_cert: to_active,
+                },
+                Tls {
+                    me: server,
+                    peer_cert: to_passive,
+                },
+            )
+        });
+        let listen = e2e_common::free_port();
+        let serve = serve(case.transport, listen, tls.as_ref().map(|t| &t.1));
+        let sockdir = passive_w.dir().join("stdinserver");
+        let global = match case.transport {
+            Transport::Ssh => format!(
+                "  serve:\n    stdinserver:\n      sockdir: {}\n",
+                sockdir.display()
+            ),
+            _ => String::new(),
+        };
+        let (passive_job, replica) = match case.direction {
+            Direction::Push => (
+                format!("  - name: sink\n    type: sink\n    root_fs: {dst}/sink\n{serve}"),
+                format!("{dst}/sink/{CLIENT}/{fs}"),
+            ),
+            Direction::Pull => (
+                format!(
+                    "  - name: source\n    type: source\n{serve}    filesystems:\n      \"{fs}\": true\n    snapshotting:\n      type: manual\n{SLOW}"
+                ),
+                format!("{dst}/pulled/{fs}"),
+            ),
+        };
+        let passive = Host::start(passive_w, "passive", &global, &passive_job);
+        let sshd = match case.transport {
+            Transport::Ssh => {
+                let forced = format!(
+                    "{} --config {} stdinserver {CLIENT}",
+                    zferry_bin().display(),
+                    passive.config.display()
+                );
+                Some(TestSshd::start(&passive.w().dir().join("ssh"), &forced)?)
+            }
+            _ => None,
+        };
+        let proxy = Proxy::start(sshd.as_ref().map_or(listen, |s| s.port));
+        let connect = connect(
+            case.transport,
+            proxy.port,
+            tls.as_ref().map(|t| &t.0),
+            sshd.as_ref().map(|s| s.client_key.as_path()),
+        );
+        let active_job = match case.direction {
+            Direction::Push => format!(
+                "  - name: push\n    type: push\n{connect}    filesystems:\n      \"{fs}\": true\n    snapshotting:\n      type: manual\n{PRUNING}{SLOW}"
+            ),
+            Direction::Pull => format!(
+                "  - name: pull\n    type: pull\n{connect}    root_fs: {dst}/pulled\n    interval: manual\n{PRUNING}"
+            ),
+        };
+        let active = Host::start(active_w, "active", "", &active_job);
+        Some(Pair {
+            direction: case.direction,
+            active,
+            passive,
+            proxy,
+            _sshd: sshd,
+            fs: fs.to_string(),
+            replica,
+        })
+    }
+
+    fn job(&self) -> &'static str {
+        match self.direction {
+            Direction::Push => "push",
+            Direction::Pull => "pull",
+        }
+    }
+
+    fn sender(&self) -> &World {
+        match self.direction {
+            Direction::Push => self.active.w(),
+            Direction::Pull => self.passive.w(),
+        }
+    }
+
+    fn receiver(&self) -> &World {
+        match self.direction {
+            Direction::Push => self.passive.w(),
+            Direction::Pull => self.active.w(),
+        }
+    }
+
+    fn sending_host(&mut self) -> &mut Host {
+        match self.direction {
+            Direction::Push => &mut self.active,
+            Direction::Pull => &mut self.passive,
+        }
+    }
+
+    fn receiving_host(&mut self) -> &mut Host {
+        match self.direction {
+            Direction::Push => &mut self.passive,
+            Direction::Pull => &mut self.active,
+        }
+    }
+
+    /// Whether the replica has `snap` (and no partial receive left).
+    fn replicated(&self, snap: &str) -> bool {
+        let w = self.receiver();
+        w.snapshots(&self.replica).iter().any(|s| s == snap)
+            && w.prop(&self.replica, "receive_resume_token") == "-"
+    }
+
+    /// Runs the active job until the replica has `snap` (a few runs at most: a run interrupted
+    /// by its peer's restart may fail before the next one succeeds).
+    fn converge(&self, snap: &str) -> Result<(), String> {
+        for _ in 0..4 {
+            if self.replicated(snap) {
+                return Ok(());
+            }
+            let _ = self.active.cli(&["signal", "wakeup", self.job(), "--wait"]);
+        }
+        if self.replicated(snap) {
+            return Ok(());
+        }
+        Err(format!(
+            "the replica did not get @{snap}: {:?}",
+            self.receiver().snapshots(&self.replica)
+        ))
+    }
+
+    /// Starts the step to `snap` (in the background) and waits until the receiving
+    /// `zfs receive` has read [`INTERRUPT_AT`] bytes of it.
+    fn start_step_until_receiving(&self, snap: &str) -> Result<(), String> {
+        let out = self.active.cli(&["signal", "wakeup", self.job()]);
+        if !out.status.success() {
+            return Err(format!("wakeup: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while receive_read(self.receiver()).is_none_or(|n| n <= INTERRUPT_AT) {
+            if self.replicated(snap) || Instant::now() > deadline {
+                return Err("the step ended before the interruption".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
+    /// Interrupts the running step.
+    fn interrupt(&mut self, how: Interruption) -> Result<(), String> {
+        match how {
+            Interruption::KillSendingDaemon => self.sending_host().kill9(),
+            Interruption::KillReceivingDaemon => self.receiving_host().kill9(),
+            Interruption::CutConnection => {
+                if self.proxy.cut() == 0 {
+                    return Err("no connection to cut".into());
+                }
+            }
+            Interruption::Reset => {
+                let out = self.active.cli(&["signal", "reset", self.job()]);
+                if !out.status.success() {
+                    return Err(format!(
+                        "signal reset: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    ));
+                }
+            }
+            Interruption::KillZfsSend => {
+                let send = running(self.sender(), Invocation::is_streaming_send)
+                    .ok_or("no zfs send running")?;
+                let pid = rustix::process::Pid::from_raw(send.pid as i32).ok_or("pid 0")?;
+                rustix::process::kill_process(pid, rustix::process::Signal::KILL)
+                    .map_err(|e| format!("kill zfs send: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Brings a killed daemon back once the receive it interrupted has ended.
+    fn recover(&mut self, how: Interruption) {
+        let receiver_journal_settled =
+            |w: &World| running(w, |i| i.command() == "receive").is_none();
+        match how {
+            Interruption::KillSendingDaemon => {
+                wait_until(Duration::from_secs(60), "the receive ending", || {
+                    receiver_journal_settled(self.receiver())
+                });
+                self.sending_host().spawn();
+            }
+            Interruption::KillReceivingDaemon => {
+                wait_until(Duration::from_secs(60), "the receive ending", || {
+                    receiver_journal_settled(self.receiver())
+                });
+                self.receiving_host().spawn();
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The newest invocation on `w` that matches and has not ended.
+fn running(w: &World, matches: impl Fn(&Invocation) -> bool) -> Option<Invocation> {
+    let journal = w.journal().expect("a simulator world has a journal");
+    journal
+        .invocations()
+        .into_iter()
+        .rev()
+        .find(|i| i.end.is_none() && matches(i))
+}
+
+/// Bytes read so far by the running `zfs receive` on `w` (its `rchar`).
+fn receive_read(w: &World) -> Option<u64> {
+    let recv = running(w, |i| i.command() == "receive")?;
+    let io = std::fs::read_to_string(format!("/proc/{}/io", recv.pid)).ok()?;
+    io.lines()
+        .find_map(|l| l.strip_prefix("rchar: "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// What `zfs send -nvP -t token` on the sending world says is left to send.
+fn remaining(sender: &World, token: &str) -> Result<u64, String> {
+    let out = sender.zfs(&["send", "-n", "-v", "-P", "-t", token]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("size\t"))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| {
+            format!(
+                "zfs send -nvP -t: {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+}
+
+/// Reads the facts of a case from the two worlds: `mark` is the length of the sender's journal
+/// at the interruption.
+fn facts(pair: &Pair, mark: usize) -> Result<Facts, String> {
+    let sender = pair.sender().journal().expect("journal");
+    let sends: Vec<Invocation> = sender
+        .since(mark)
+        .into_iter()
+        .filter(Invocation::is_streaming_send)
+        .collect();
+    let aborted = pair
+        .receiver()
+        .journal()
+        .expect("journal")
+        .invocations()
+        .iter()
+        .any(|i| i.command() == "receive" && i.has_option('A'));
+    let mut f = Facts {
+        sent_after: sends
+            .iter()
+            .map(|s| s.end.and_then(|e| e.sent).unwrap_or(0))
+            .sum(),
+        aborted,
+        ..Facts::default()
+    };
+    if let Some(token) = sends.first().and_then(|s| s.resume_token()) {
+        f.resumed = true;
+        f.kept = zferry_zfs::decode_resume_token(token)
+            .map_err(|e| format!("the resumed send's token: {e}"))?
+            .bytes;
+        f.remaining = remaining(pair.sender(), token)?;
+    }
+    Ok(f)
+}
+
+/// Runs one case: sets up, replicates the base (incremental case), starts the step, interrupts
+/// it once the receiver has read [`INTERRUPT_AT`] bytes, recovers, converges, and reads the facts.
+fn run_case(case: Case) -> Result<Option<Facts>, String> {
+    let (a, b) = (World::new(), World::new());
+    let src = a.create_pool("src");
+    let dst = b.create_pool("dst");
+    let fs = format!("{src}/data");
+    a.create(&fs);
+    a.write(&fs, "small.bin", &data(1, 20_000));
+    let Some(mut pair) = Pair::start(&case, a, b, &fs, &dst) else {
+        return Ok(None);
+    };
+    let snap = match case.step {
+        Step::Full => "s1",
+        Step::Incremental => {
+            pair.sender().snap(&fs, "s1");
+            pair.converge("s1")?;
+            "s2"
+        }
+    };
+    let size = match case.interruption {
+        Interruption::KillZfsSend => SIZE_KILLED_SEND,
+        _ => SIZE,
+    };
+    pair.sender().write(&fs, "big.bin", &data(2, size));
+    pair.sender().snap(&fs, snap);
+    pair.start_step_until_receiving(snap)?;
+    let mark = pair.sender().journal().expect("journal").len();
+    pair.interrupt(case.interruption)?;
+    pair.recover(case.interruption);
+    pair.converge(snap)?;
+    let (sw, rw) = (pair.sender(), pair.receiver());
+    if sw.guid(&format!("{fs}@{snap}")) != rw.guid(&format!("{}@{snap}", pair.replica)) {
+        return Err("the replica's snapshot is not the sender's".into());
+    }
+    rw.mount(&pair.replica);
+    if rw.checksum(&pair.replica) != sw.checksum(&pair.fs) {
+        return Err("the replica's data differs".into());
+    }
+    for w in [sw, rw] {
+        let left = w.sim_scratch();
+        if !left.is_empty() {
+            return Err(format!("scratch trees left in the simulator: {left:?}"));
+        }
+    }
+    facts(&pair, mark).map(Some)
+}
+
+/// Runs the ten cases of `transport` and `direction` at once, prints their rows of the matrix,
+/// and fails unless every case resumed.
+fn matrix(transport: Transport, direction: Direction) {
+    let cases: Vec<Case> = INTERRUPTIONS
+        .iter()
+        .flat_map(|&interruption| {
+            [Step::Full, Step::Incremental].map(|step| Case {
+                transport,
+                direction,
+                interruption,
+                step,
+            })
+        })
+        .collect();
+    let results: Vec<(Case, Duration, Result<Option<Facts>, String>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = cases
+            .iter()
+            .map(|&case| {
+                s.spawn(move || {
+                    let t = Instant::now();
+                    let r = run_case(case);
+                    (t.elapsed(), r)
+                })
+            })
+            .collect();
+        cases
+            .iter()
+            .zip(handles)
+            .map(|(&case, h)| {
+                let (t, r) = h
+                    .join()
+                    .unwrap_or_else(|_| (Duration::ZERO, Err("panicked".into())));
+                (case, t, r)
+            })
+            .collect()
+    });
+    let mut failed = Vec::new();
+    for (case, took, r) in &results {
+        let row = match r {
+            Ok(None) => {
+                println!("{} skipped (no sshd installed) |", case.label());
+                continue;
+            }
+            Ok(Some(f)) => format!(
+                "{} {} | {} | {} | {} | {:.2} | {:.1} s |",
+                case.label(),
+                if f.passed() { "yes" } else { "NO" },
+                f.kept,
+                f.remaining,
+                f.sent_after,
+                f.sent_after as f64 / f.remaining.max(1) as f64,
+                took.as_secs_f64()
+            ),
+            Err(e) => format!("{} NO: {e} |", case.label()),
+        };
+        println!("{row}");
+        if !r
+            .as_ref()
+            .is_ok_and(|f| f.as_ref().is_none_or(Facts::passed))
+        {
+            failed.push(format!("{row} {r:?}"));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "cases that did not resume:\n{}",
+        failed.join("\n")
+    );
+}
+
+#[test]
+fn tcp_push() {
+    matrix(Transport::Tcp, Direction::Push);
+}
+
+#[test]
+fn tcp_pull() {
+    matrix(Transport::Tcp, Direction::Pull);
+}
+
+#[test]
+fn tls_push() {
+    matrix(Transport::Tls, Direction::Push);
+}
+
+#[test]
+fn tls_pull() {
+    matrix(Transport::Tls, Direction::Pull);
+}
+
+#[test]
+fn ssh_push() {
+    matrix(Transport::Ssh, Direction::Push);
+}
+
+#[test]
+fn ssh_pull() {
+    matrix(Transport::Ssh, Direction::Pull);
+}
