@@ -44,6 +44,9 @@ const SIZE: usize = 3_000_000;
 const SIZE_KILLED_SEND: usize = 6_000_000;
 /// The case is interrupted once the receiving `zfs receive` has read this much of the stream.
 const INTERRUPT_AT: u64 = 1_000_000;
+/// More data for each interruption after the first, so that the resumed step is still under way
+/// when it is interrupted again (about 1.5 s more at [`SLOW`]).
+const SIZE_PER_MORE_INTERRUPTION: usize = 1_500_000;
 /// The sending job's bandwidth limit.
 const SLOW: &str = "    send:\n      bandwidth_limit:\n        max: 1 MB\n";
 /// The identity of the active daemon as its peer knows it (tcp client map, tls CN, stdinserver).
@@ -86,13 +89,17 @@ enum Interruption {
     KillZfsSend,
 }
 
-const INTERRUPTIONS: [Interruption; 5] = [
-    Interruption::KillSendingDaemon,
-    Interruption::KillReceivingDaemon,
-    Interruption::CutConnection,
-    Interruption::Reset,
-    Interruption::KillZfsSend,
+/// The interruptions of the matrix, one per case.
+const INTERRUPTIONS: [&[Interruption]; 5] = [
+    &[Interruption::KillSendingDaemon],
+    &[Interruption::KillReceivingDaemon],
+    &[Interruption::CutConnection],
+    &[Interruption::Reset],
+    &[Interruption::KillZfsSend],
 ];
+
+/// A step interrupted again while it resumes: the second resume starts from the newer token.
+const TWICE: &[Interruption] = &[Interruption::CutConnection, Interruption::KillSendingDaemon];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
@@ -104,15 +111,24 @@ enum Step {
 struct Case {
     transport: Transport,
     direction: Direction,
-    interruption: Interruption,
+    /// One after the other, each once the step (resumed after the one before) is under way.
+    interruptions: &'static [Interruption],
     step: Step,
 }
 
 impl Case {
     fn label(&self) -> String {
+        let how: Vec<String> = self
+            .interruptions
+            .iter()
+            .map(|i| format!("{i:?}"))
+            .collect();
         format!(
-            "| {:?} | {:?} | {:?} | {:?} |",
-            self.transport, self.direction, self.interruption, self.step
+            "| {:?} | {:?} | {} | {:?} |",
+            self.transport,
+            self.direction,
+            how.join(" then "),
+            self.step
         )
     }
 }
@@ -126,7 +142,7 @@ struct Facts {
     remaining: u64,
     /// Stream bytes written by the `zfs send`s started after the interruption.
     sent_after: u64,
-    /// Whether the first streaming send after the interruption resumed (`-t`).
+    /// Whether the first streaming send after every interruption resumed (`-t`).
     resumed: bool,
     /// Whether `zfs receive -A` ran on the receiving world.
     aborted: bool,
@@ -404,21 +420,39 @@ impl Pair {
         ))
     }
 
-    /// Starts the step to `snap` (in the background) and waits until the receiving
-    /// `zfs receive` has read [`INTERRUPT_AT`] bytes of it.
-    fn start_step_until_receiving(&self, snap: &str) -> Result<(), String> {
+    /// Wakes the active job up (in the background; queued behind a run under way).
+    fn wake(&self) -> Result<(), String> {
         let out = self.active.cli(&["signal", "wakeup", self.job()]);
         if !out.status.success() {
             return Err(format!("wakeup: {}", String::from_utf8_lossy(&out.stderr)));
         }
+        Ok(())
+    }
+
+    /// Waits until the receiving `zfs receive` has read [`INTERRUPT_AT`] new bytes of the step
+    /// to `snap`: after the interruption at the sender's journal line `previous`, of the
+    /// resumed stream (a resumed receive first reads the prefix it kept).
+    fn until_receiving(&self, snap: &str, previous: Option<usize>) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(60);
-        while receive_read(self.receiver()).is_none_or(|n| n <= INTERRUPT_AT) {
-            if self.replicated(snap) || Instant::now() > deadline {
+        let mut polls = 0u32;
+        loop {
+            let kept = match previous {
+                None => Some(0),
+                Some(mark) => resumed_send(self.sender(), mark).map(|(_, kept)| kept),
+            };
+            let read = receive_read(self.receiver());
+            if let (Some(kept), Some(read)) = (kept, read)
+                && read > kept + INTERRUPT_AT
+            {
+                return Ok(());
+            }
+            // Only now and then: each look costs two `zfs` runs, and polls must stay cheap.
+            if Instant::now() > deadline || (polls % 20 == 19 && self.replicated(snap)) {
                 return Err("the step ended before the interruption".into());
             }
+            polls += 1;
             std::thread::sleep(Duration::from_millis(50));
         }
-        Ok(())
     }
 
     /// Interrupts the running step.
@@ -473,14 +507,14 @@ impl Pair {
     }
 }
 
-/// The newest invocation on `w` that matches and has not ended.
+/// The newest invocation on `w` that matches and is still running.
 fn running(w: &World, matches: impl Fn(&Invocation) -> bool) -> Option<Invocation> {
     let journal = w.journal().expect("a simulator world has a journal");
     journal
         .invocations()
         .into_iter()
         .rev()
-        .find(|i| i.end.is_none() && matches(i))
+        .find(|i| matches(i) && i.is_running())
 }
 
 /// Bytes read so far by the running `zfs receive` on `w` (its `rchar`).
@@ -508,15 +542,39 @@ fn remaining(sender: &World, token: &str) -> Result<u64, String> {
         })
 }
 
-/// Reads the facts of a case from the two worlds: `mark` is the length of the sender's journal
-/// at the interruption.
-fn facts(pair: &Pair, mark: usize) -> Result<Facts, String> {
-    let sender = pair.sender().journal().expect("journal");
-    let sends: Vec<Invocation> = sender
+/// The streaming `zfs send`s on `sender` started at or after its journal line `mark`.
+fn sends_since(sender: &World, mark: usize) -> Vec<Invocation> {
+    sender
+        .journal()
+        .expect("journal")
         .since(mark)
         .into_iter()
         .filter(Invocation::is_streaming_send)
-        .collect();
+        .collect()
+}
+
+/// The first streaming send after journal line `mark` if it resumes: its token and the bytes
+/// the receiver kept (the token's `bytes`).
+fn resumed_send(sender: &World, mark: usize) -> Option<(String, u64)> {
+    let token = sends_since(sender, mark)
+        .first()?
+        .resume_token()?
+        .to_string();
+    let kept = zferry_zfs::decode_resume_token(&token).ok()?.bytes;
+    Some((token, kept))
+}
+
+/// Reads the facts of a case from the two worlds: `marks` are the lengths of the sender's
+/// journal at the interruptions.
+fn facts(pair: &Pair, marks: &[usize]) -> Result<Facts, String> {
+    let last = *marks.last().expect("at least one interruption");
+    let sends = sends_since(pair.sender(), last);
+    if sends.is_empty() {
+        return Err(
+            "no zfs send after the last interruption: the step was complete before it took effect"
+                .into(),
+        );
+    }
     let aborted = pair
         .receiver()
         .journal()
@@ -532,18 +590,19 @@ fn facts(pair: &Pair, mark: usize) -> Result<Facts, String> {
         aborted,
         ..Facts::default()
     };
-    if let Some(token) = sends.first().and_then(|s| s.resume_token()) {
-        f.resumed = true;
-        f.kept = zferry_zfs::decode_resume_token(token)
-            .map_err(|e| format!("the resumed send's token: {e}"))?
-            .bytes;
-        f.remaining = remaining(pair.sender(), token)?;
+    if let Some((token, kept)) = resumed_send(pair.sender(), last) {
+        f.resumed = marks
+            .iter()
+            .all(|&m| resumed_send(pair.sender(), m).is_some());
+        f.kept = kept;
+        f.remaining = remaining(pair.sender(), &token)?;
     }
     Ok(f)
 }
 
 /// Runs one case: sets up, replicates the base (incremental case), starts the step, interrupts
-/// it once the receiver has read [`INTERRUPT_AT`] bytes, recovers, converges, and reads the facts.
+/// it once the receiver has read [`INTERRUPT_AT`] bytes (and the resumed step again, as often as
+/// the case says), recovers, converges, and reads the facts.
 fn run_case(case: Case) -> Result<Option<Facts>, String> {
     let (a, b) = (World::new(), World::new());
     let src = a.create_pool("src");
@@ -562,16 +621,25 @@ fn run_case(case: Case) -> Result<Option<Facts>, String> {
             "s2"
         }
     };
-    let size = match case.interruption {
-        Interruption::KillZfsSend => SIZE_KILLED_SEND,
-        _ => SIZE,
-    };
+    let size = if case.interruptions.contains(&Interruption::KillZfsSend) {
+        SIZE_KILLED_SEND
+    } else {
+        SIZE
+    } + SIZE_PER_MORE_INTERRUPTION * (case.interruptions.len() - 1);
     pair.sender().write(&fs, "big.bin", &data(2, size));
     pair.sender().snap(&fs, snap);
-    pair.start_step_until_receiving(snap)?;
-    let mark = pair.sender().journal().expect("journal").len();
-    pair.interrupt(case.interruption)?;
-    pair.recover(case.interruption);
+    pair.wake()?;
+    let mut marks = Vec::new();
+    for &how in case.interruptions {
+        if !marks.is_empty() {
+            // A job whose run ended (reset, restarted daemon) runs again; one retrying runs on.
+            pair.wake()?;
+        }
+        pair.until_receiving(snap, marks.last().copied())?;
+        marks.push(pair.sender().journal().expect("journal").len());
+        pair.interrupt(how)?;
+        pair.recover(how);
+    }
     pair.converge(snap)?;
     let (sw, rw) = (pair.sender(), pair.receiver());
     if sw.guid(&format!("{fs}@{snap}")) != rw.guid(&format!("{}@{snap}", pair.replica)) {
@@ -587,23 +655,28 @@ fn run_case(case: Case) -> Result<Option<Facts>, String> {
             return Err(format!("scratch trees left in the simulator: {left:?}"));
         }
     }
-    facts(&pair, mark).map(Some)
+    facts(&pair, &marks).map(Some)
 }
 
-/// Runs the ten cases of `transport` and `direction` at once, prints their rows of the matrix,
-/// and fails unless every case resumed.
-fn matrix(transport: Transport, direction: Direction) {
-    let cases: Vec<Case> = INTERRUPTIONS
+/// The ten cases of `transport` and `direction`: every interruption, full and incremental.
+fn matrix(transport: Transport, direction: Direction) -> Vec<Case> {
+    INTERRUPTIONS
         .iter()
-        .flat_map(|&interruption| {
+        .flat_map(|&interruptions| {
             [Step::Full, Step::Incremental].map(|step| Case {
                 transport,
                 direction,
-                interruption,
+                interruptions,
                 step,
             })
         })
-        .collect();
+        .collect()
+}
+
+/// Runs `cases` at once, prints their rows of the matrix (case | resumed | `-A` | kept |
+/// remaining | sent after | sent after / remaining | wall time), and fails unless every case
+/// resumed.
+fn run_all(cases: &[Case]) {
     let results: Vec<(Case, Duration, Result<Option<Facts>, String>)> = std::thread::scope(|s| {
         let handles: Vec<_> = cases
             .iter()
@@ -634,13 +707,18 @@ fn matrix(transport: Transport, direction: Direction) {
                 continue;
             }
             Ok(Some(f)) => format!(
-                "{} {} | {} | {} | {} | {:.2} | {:.1} s |",
+                "{} {} | {} | {} | {} | {} | {} | {:.1} s |",
                 case.label(),
                 if f.passed() { "yes" } else { "NO" },
+                if f.aborted { "receive -A ran" } else { "no -A" },
                 f.kept,
                 f.remaining,
                 f.sent_after,
-                f.sent_after as f64 / f.remaining.max(1) as f64,
+                if f.resumed {
+                    format!("{:.4}", f.sent_after as f64 / f.remaining.max(1) as f64)
+                } else {
+                    "not resumed".into()
+                },
                 took.as_secs_f64()
             ),
             Err(e) => format!("{} NO: {e} |", case.label()),
@@ -662,30 +740,48 @@ fn matrix(transport: Transport, direction: Direction) {
 
 #[test]
 fn tcp_push() {
-    matrix(Transport::Tcp, Direction::Push);
+    run_all(&matrix(Transport::Tcp, Direction::Push));
 }
 
 #[test]
 fn tcp_pull() {
-    matrix(Transport::Tcp, Direction::Pull);
+    run_all(&matrix(Transport::Tcp, Direction::Pull));
 }
 
 #[test]
 fn tls_push() {
-    matrix(Transport::Tls, Direction::Push);
+    run_all(&matrix(Transport::Tls, Direction::Push));
 }
 
 #[test]
 fn tls_pull() {
-    matrix(Transport::Tls, Direction::Pull);
+    run_all(&matrix(Transport::Tls, Direction::Pull));
 }
 
 #[test]
 fn ssh_push() {
-    matrix(Transport::Ssh, Direction::Push);
+    run_all(&matrix(Transport::Ssh, Direction::Push));
 }
 
 #[test]
 fn ssh_pull() {
-    matrix(Transport::Ssh, Direction::Pull);
+    run_all(&matrix(Transport::Ssh, Direction::Pull));
+}
+
+/// Every transport and direction, a full step cut and then, while it resumes, its sending
+/// daemon killed: the second resume continues from the newer token.
+#[test]
+fn twice_interrupted_steps_resume_from_the_newest_token() {
+    let cases: Vec<Case> = [Transport::Tcp, Transport::Tls, Transport::Ssh]
+        .into_iter()
+        .flat_map(|transport| {
+            [Direction::Push, Direction::Pull].map(|direction| Case {
+                transport,
+                direction,
+                interruptions: TWICE,
+                step: Step::Full,
+            })
+        })
+        .collect();
+    run_all(&cases);
 }

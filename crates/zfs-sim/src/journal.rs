@@ -179,6 +179,12 @@ impl Invocation {
         self.argv.get(i + 1).map(String::as_str)
     }
 
+    /// Whether it is still running: it has no end line and its process exists (one killed by a
+    /// signal never gets an end line).
+    pub fn is_running(&self) -> bool {
+        self.end.is_none() && crate::state::process_exists(self.pid)
+    }
+
     /// Whether it is a `zfs send` that writes a stream (not a `-n` dry run).
     pub fn is_streaming_send(&self) -> bool {
         self.command() == "send" && !self.has_option('n')
@@ -415,6 +421,22 @@ mod tests {
             [11, 12],
             "what started from line 3 on"
         );
+    }
+
+    #[test]
+    fn running_means_no_end_line_and_a_live_process() {
+        let me = std::process::id();
+        let j = journal(&[start_line(me, &["zfs", "receive", "q/a"])]);
+        assert!(j.invocations()[0].is_running(), "this very process");
+        let j = journal(&[
+            start_line(me, &["zfs", "receive", "q/a"]),
+            format!("{me}\tend\texit=0"),
+        ]);
+        assert!(!j.invocations()[0].is_running(), "ended");
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        child.wait().unwrap();
+        let j = journal(&[start_line(child.id(), &["zfs", "send", "p/a@s"])]);
+        assert!(!j.invocations()[0].is_running(), "gone without an end line");
     }
 
     #[test]

@@ -632,8 +632,7 @@ impl Dirs {
             let owner = name
                 .to_str()
                 .and_then(|n| n.strip_prefix(kind)?.strip_prefix('-')?.split('-').next())
-                .and_then(|pid| pid.parse::<i32>().ok())
-                .and_then(rustix::process::Pid::from_raw);
+                .and_then(|pid| pid.parse::<u32>().ok());
             if owner.is_some_and(|pid| !process_exists(pid)) {
                 let _ = crate::data::remove_tree(&entry.path());
             }
@@ -641,13 +640,18 @@ impl Dirs {
     }
 }
 
-/// Whether process `pid` exists (a pid reused by another process counts: its tree then waits
-/// for that one to end, which is harmless).
-fn process_exists(pid: rustix::process::Pid) -> bool {
-    !matches!(
-        rustix::process::test_kill_process(pid),
-        Err(rustix::io::Errno::SRCH)
-    )
+/// Whether process `pid` exists (a pid reused by another process counts: a scratch tree then
+/// waits for that one to end, which is harmless).
+pub fn process_exists(pid: u32) -> bool {
+    i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .is_some_and(|pid| {
+            !matches!(
+                rustix::process::test_kill_process(pid),
+                Err(rustix::io::Errno::SRCH)
+            )
+        })
 }
 
 #[cfg(test)]

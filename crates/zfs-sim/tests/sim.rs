@@ -478,6 +478,7 @@ fn journal_records_argv_exit_status_and_the_bytes_a_send_wrote() {
     );
     assert_eq!(all[2].pid, killed);
     assert_eq!(all[2].end, None, "a SIGKILLed send has no end line");
+    assert!(!all[2].is_running(), "and is not taken for running");
 }
 
 #[test]
