@@ -3,26 +3,30 @@
 //!
 //! transport {tcp, tls, ssh+stdinserver} x direction {push -> sink, pull -> source} x
 //! interruption {SIGKILL of the sending daemon, SIGKILL of the receiving daemon, the connection
-//! cut by a proxy, `zferry signal reset` of the active job, SIGKILL of `zfs send`} x
-//! {full step, incremental step}. Sender and receiver are two hosts that share nothing (two
-//! simulator worlds, two daemons); the active daemon dials its peer through a TCP proxy in the
-//! test (for ssh, the proxy sits between `ssh` and `sshd`), which can cut every connection it
+//! cut by a proxy, `zferry signal reset` of the active job, SIGKILL of `zfs send`, SIGKILL of
+//! `zfs receive`} x {full step, incremental step}, plus, for every transport and direction, a
+//! full step cut and then interrupted again while it resumes. Sender and receiver are two hosts
+//! that share nothing (two simulator worlds, two daemons); the active daemon dials its peer
+//! through a TCP proxy in the test (for ssh, the proxy sits between `ssh` and `sshd`: the ssh
+//! session's TCP connection is what a network failure cuts), which can cut every connection it
 //! carries mid-stream.
 //!
 //! Each case must resume, judged from the two worlds' invocation journals (the simulator's
 //! record of what ran, see `zferry_zfs_sim::journal`), not from zferry's own account:
 //! * no `zfs receive -A` ran on the receiving world;
-//! * the first `zfs send` that streams after the interruption is `zfs send -t TOKEN`;
-//! * the stream bytes written by every `zfs send` started after the interruption are at most
-//!   the remaining bytes plus 10%, where the remaining bytes are what `zfs send -nvP -t TOKEN`
-//!   on the sending world says is left after what the receiver kept;
-//! * the replica ends with the snapshot and the sender's data.
+//! * the first `zfs send` that streams after each interruption is `zfs send -t TOKEN`;
+//! * the stream bytes written by every `zfs send` started after the (last) interruption are at
+//!   most the remaining bytes plus 10%, where the remaining bytes are what `zfs send -nvP -t
+//!   TOKEN` on the sending world says is left after what the receiver kept;
+//! * the replica ends with the snapshot and the sender's data, and no simulator scratch tree is
+//!   left on either world.
 //!
 //! The interrupted step is slowed by the sending job's bandwidth limit (push: `send` of the
 //! push job; pull: `send` of the source job), so that little is buffered between the hosts and
 //! what the receiver has read is what was sent. A case is interrupted once the receiving
 //! `zfs receive` has read 1 MB of the stream (its `rchar`, found by the journal's pid). The
-//! ten cases of one transport and direction run at once; one test per transport and direction.
+//! twelve cases of one transport and direction run at once; one test per transport and
+//! direction, and one for the twice-interrupted steps.
 
 mod e2e_common;
 
@@ -87,15 +91,17 @@ enum Interruption {
     CutConnection,
     Reset,
     KillZfsSend,
+    KillZfsReceive,
 }
 
 /// The interruptions of the matrix, one per case.
-const INTERRUPTIONS: [&[Interruption]; 5] = [
+const INTERRUPTIONS: [&[Interruption]; 6] = [
     &[Interruption::KillSendingDaemon],
     &[Interruption::KillReceivingDaemon],
     &[Interruption::CutConnection],
     &[Interruption::Reset],
     &[Interruption::KillZfsSend],
+    &[Interruption::KillZfsReceive],
 ];
 
 /// A step interrupted again while it resumes: the second resume starts from the newer token.
@@ -477,9 +483,12 @@ impl Pair {
             Interruption::KillZfsSend => {
                 let send = running(self.sender(), Invocation::is_streaming_send)
                     .ok_or("no zfs send running")?;
-                let pid = rustix::process::Pid::from_raw(send.pid as i32).ok_or("pid 0")?;
-                rustix::process::kill_process(pid, rustix::process::Signal::KILL)
-                    .map_err(|e| format!("kill zfs send: {e}"))?;
+                kill(&send)?;
+            }
+            Interruption::KillZfsReceive => {
+                let recv = running(self.receiver(), |i| i.command() == "receive")
+                    .ok_or("no zfs receive running")?;
+                kill(&recv)?;
             }
         }
         Ok(())
@@ -505,6 +514,13 @@ impl Pair {
             _ => {}
         }
     }
+}
+
+/// SIGKILLs the process of `what`.
+fn kill(what: &Invocation) -> Result<(), String> {
+    let pid = rustix::process::Pid::from_raw(what.pid as i32).ok_or("pid 0")?;
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL)
+        .map_err(|e| format!("kill zfs {}: {e}", what.command()))
 }
 
 /// The newest invocation on `w` that matches and is still running.
@@ -658,7 +674,7 @@ fn run_case(case: Case) -> Result<Option<Facts>, String> {
     facts(&pair, &marks).map(Some)
 }
 
-/// The ten cases of `transport` and `direction`: every interruption, full and incremental.
+/// The twelve cases of `transport` and `direction`: every interruption, full and incremental.
 fn matrix(transport: Transport, direction: Direction) -> Vec<Case> {
     INTERRUPTIONS
         .iter()
