@@ -48,6 +48,9 @@ const SIZE: usize = 3_000_000;
 /// receiver has read by its own stream buffer, the pipe and the sending daemon's frame (1 MiB
 /// each), and killed after it wrote its last byte it interrupts nothing.
 const SIZE_KILLED_SEND: usize = 6_000_000;
+/// The same when the interruption is `zferry signal reset`: a CLI process to start, which on a
+/// loaded machine can take seconds, so the step needs more left when the reset is issued.
+const SIZE_RESET: usize = 5_000_000;
 /// The case is interrupted once the receiving `zfs receive` has read this much of the stream.
 const INTERRUPT_AT: u64 = 1_000_000;
 /// More data for each interruption after the first, so that the resumed step is still under way
@@ -113,6 +116,9 @@ const TWICE: &[Interruption] = &[Interruption::CutConnection, Interruption::Kill
 enum Step {
     Full,
     Incremental,
+    /// An incremental step over two new snapshots (one `zfs send -I`), interrupted within the
+    /// first: the resume completes that snapshot, and the second follows.
+    Backlog,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -544,20 +550,46 @@ fn receive_read(w: &World) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// What `zfs send -nvP -t token` on the sending world says is left to send.
-fn remaining(sender: &World, token: &str) -> Result<u64, String> {
-    let out = sender.zfs(&["send", "-n", "-v", "-P", "-t", token]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .rev()
-        .find_map(|l| l.strip_prefix("size\t"))
-        .and_then(|n| n.trim().parse().ok())
-        .ok_or_else(|| {
-            format!(
-                "zfs send -nvP -t: {text}{}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        })
+/// Runs `zfs send -n -v -P args` on the sending world and returns its stdout.
+fn dry_run(sender: &World, args: &[&str]) -> Result<String, String> {
+    let out = sender.zfs(&[&["send", "-n", "-v", "-P"], args].concat());
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        return Err(format!(
+            "zfs send -nvP {}: {text}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(text)
+}
+
+/// What is left of the interrupted step `step` (its `zfs send` as the journal has it) after the
+/// receiver kept part of it as `token`, from dry runs on the sending world: the rest of the
+/// token's stream (`zfs send -nvP -t`), plus, for a `-I` step interrupted before its last
+/// snapshot, the sub-streams of the snapshots after the token's.
+fn remaining(sender: &World, token: &str, step: &Invocation) -> Result<u64, String> {
+    let size = |text: &str| {
+        text.lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("size\t"))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .ok_or_else(|| format!("no size in {text:?}"))
+    };
+    let rest_of_token = size(&dry_run(sender, &["-t", token])?)?;
+    let to = zferry_zfs::decode_resume_token(token)
+        .map_err(|e| format!("the resumed send's token: {e}"))?
+        .to_name;
+    let args: Vec<&str> = step.argv.iter().skip(2).map(String::as_str).collect();
+    let later: u64 = dry_run(sender, &args)?
+        .lines()
+        .map(|l| l.split('\t').collect::<Vec<_>>())
+        .filter(|f| f.len() >= 3 && (f[0] == "full" || f[0] == "incremental"))
+        .skip_while(|f| f[f.len() - 2] != to)
+        .skip(1)
+        .filter_map(|f| f[f.len() - 1].parse::<u64>().ok())
+        .sum();
+    Ok(rest_of_token + later)
 }
 
 /// The streaming `zfs send`s on `sender` started at or after its journal line `mark`.
@@ -569,6 +601,17 @@ fn sends_since(sender: &World, mark: usize) -> Vec<Invocation> {
         .into_iter()
         .filter(Invocation::is_streaming_send)
         .collect()
+}
+
+/// The `zfs send` that started the interrupted step: the last streaming, not resuming, send
+/// before journal line `mark`.
+fn interrupted_step(sender: &World, mark: usize) -> Option<Invocation> {
+    sender
+        .journal()
+        .expect("journal")
+        .invocations()
+        .into_iter()
+        .rfind(|i| i.line < mark && i.is_streaming_send() && i.resume_token().is_none())
 }
 
 /// The first streaming send after journal line `mark` if it resumes: its token and the bytes
@@ -613,7 +656,9 @@ fn facts(pair: &Pair, marks: &[usize]) -> Result<Facts, String> {
             .iter()
             .all(|&m| resumed_send(pair.sender(), m).is_some());
         f.kept = kept;
-        f.remaining = remaining(pair.sender(), &token)?;
+        let step = interrupted_step(pair.sender(), marks[0])
+            .ok_or("no zfs send of the step before the interruption")?;
+        f.remaining = remaining(pair.sender(), &token, &step)?;
     }
     Ok(f)
 }
@@ -661,6 +706,31 @@ fn abstractions_moved_on(pair: &Pair, snap: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Writes `size` bytes of new data for the step to interrupt, replicating its base first (not
+/// for a full step), and returns the snapshot the step ends with.
+fn prepare_step(pair: &Pair, step: Step, size: usize) -> Result<&'static str, String> {
+    let (w, fs) = (pair.sender(), pair.fs.as_str());
+    if step != Step::Full {
+        w.snap(fs, "s1");
+        pair.converge("s1")?;
+    }
+    Ok(match step {
+        Step::Full | Step::Incremental => {
+            let snap = if step == Step::Full { "s1" } else { "s2" };
+            w.write(fs, "big.bin", &data(2, size));
+            w.snap(fs, snap);
+            snap
+        }
+        Step::Backlog => {
+            w.write(fs, "big.bin", &data(2, size / 2));
+            w.snap(fs, "s2");
+            w.write(fs, "more.bin", &data(3, size / 2));
+            w.snap(fs, "s3");
+            "s3"
+        }
+    })
+}
+
 /// Runs one case: sets up, replicates the base (incremental case), starts the step, interrupts
 /// it once the receiver has read [`INTERRUPT_AT`] bytes (and the resumed step again, as often as
 /// the case says), recovers, converges, and reads the facts.
@@ -674,21 +744,12 @@ fn run_case(case: Case) -> Result<Option<Facts>, String> {
     let Some(mut pair) = Pair::start(&case, a, b, &fs, &dst) else {
         return Ok(None);
     };
-    let snap = match case.step {
-        Step::Full => "s1",
-        Step::Incremental => {
-            pair.sender().snap(&fs, "s1");
-            pair.converge("s1")?;
-            "s2"
-        }
-    };
-    let size = if case.interruptions.contains(&Interruption::KillZfsSend) {
-        SIZE_KILLED_SEND
-    } else {
-        SIZE
+    let size = match case.interruptions.first() {
+        Some(Interruption::KillZfsSend) => SIZE_KILLED_SEND,
+        Some(Interruption::Reset) => SIZE_RESET,
+        _ => SIZE,
     } + SIZE_PER_MORE_INTERRUPTION * (case.interruptions.len() - 1);
-    pair.sender().write(&fs, "big.bin", &data(2, size));
-    pair.sender().snap(&fs, snap);
+    let snap = prepare_step(&pair, case.step, size)?;
     pair.wake()?;
     let mut marks = Vec::new();
     for &how in case.interruptions {
@@ -703,8 +764,16 @@ fn run_case(case: Case) -> Result<Option<Facts>, String> {
     }
     pair.converge(snap)?;
     let (sw, rw) = (pair.sender(), pair.receiver());
-    if sw.guid(&format!("{fs}@{snap}")) != rw.guid(&format!("{}@{snap}", pair.replica)) {
-        return Err("the replica's snapshot is not the sender's".into());
+    let snapshots = sw.snapshots(&fs);
+    if rw.snapshots(&pair.replica) != snapshots
+        || snapshots
+            .iter()
+            .any(|s| sw.guid(&format!("{fs}@{s}")) != rw.guid(&format!("{}@{s}", pair.replica)))
+    {
+        return Err(format!(
+            "the replica's snapshots {:?} are not the sender's {snapshots:?}",
+            rw.snapshots(&pair.replica)
+        ));
     }
     rw.mount(&pair.replica);
     if rw.checksum(&pair.replica) != sw.checksum(&pair.fs) {
@@ -837,6 +906,25 @@ fn ssh_push() {
 #[test]
 fn ssh_pull() {
     run_all(&matrix(Transport::Ssh, Direction::Pull));
+}
+
+/// A `-I` step over two snapshots interrupted within the first, in both directions (the
+/// planner's part, the same for every transport, runs over tcp): the resume completes the first
+/// snapshot, an incremental step sends the second, and nothing is sent twice.
+#[test]
+fn backlog_steps_resume_within_their_first_snapshot() {
+    let cases: Vec<Case> = [Direction::Push, Direction::Pull]
+        .into_iter()
+        .flat_map(|direction| {
+            INTERRUPTIONS.map(|interruptions| Case {
+                transport: Transport::Tcp,
+                direction,
+                interruptions,
+                step: Step::Backlog,
+            })
+        })
+        .collect();
+    run_all(&cases);
 }
 
 /// Every transport and direction, a full step cut and then, while it resumes, its sending
