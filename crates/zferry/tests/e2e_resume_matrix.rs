@@ -4,12 +4,13 @@
 //! transport {tcp, tls, ssh+stdinserver} x direction {push -> sink, pull -> source} x
 //! interruption {SIGKILL of the sending daemon, SIGKILL of the receiving daemon, the connection
 //! cut by a proxy, `zferry signal reset` of the active job, SIGKILL of `zfs send`, SIGKILL of
-//! `zfs receive`} x {full step, incremental step}, plus, for every transport and direction, a
-//! full step cut and then interrupted again while it resumes. Sender and receiver are two hosts
-//! that share nothing (two simulator worlds, two daemons); the active daemon dials its peer
-//! through a TCP proxy in the test (for ssh, the proxy sits between `ssh` and `sshd`: the ssh
-//! session's TCP connection is what a network failure cuts), which can cut every connection it
-//! carries mid-stream.
+//! `zfs receive`} x {full step, incremental step}; plus a `-I` step over two snapshots
+//! interrupted within the first (tcp, both directions, every interruption) and, for every
+//! transport and direction, a full step cut and then interrupted again while it resumes.
+//! Sender and receiver are two hosts that share nothing (two simulator worlds, two daemons); the
+//! active daemon dials its peer through a TCP proxy in the test (for ssh, the proxy sits between
+//! `ssh` and `sshd`: the ssh session's TCP connection is what a network failure cuts), which can
+//! cut every connection it carries mid-stream.
 //!
 //! Each case must resume, judged from the two worlds' invocation journals (the simulator's
 //! record of what ran, see `zferry_zfs_sim::journal`), not from zferry's own account:
@@ -17,18 +18,19 @@
 //! * the first `zfs send` that streams after each interruption is `zfs send -t TOKEN`;
 //! * the stream bytes written by every `zfs send` started after the (last) interruption are at
 //!   most the remaining bytes plus 10%, where the remaining bytes are what `zfs send -nvP -t
-//!   TOKEN` on the sending world says is left after what the receiver kept;
-//! * the replica ends with the snapshot and the sender's data; zferry's abstractions moved on
-//!   (one cursor bookmark, on the new snapshot; no step hold; the last-received hold on the new
-//!   snapshot only); no `zfs` command is left running and no simulator scratch tree is left on
-//!   either world.
+//!   TOKEN` on the sending world says is left after what the receiver kept (plus, for a `-I`
+//!   step, the dry-run sizes of its snapshots after the token's);
+//! * the replica ends with every snapshot of the sender (same guids) and its data; zferry's
+//!   abstractions moved on (one cursor bookmark, on the new snapshot; no step hold; the
+//!   last-received hold on the new snapshot only); no `zfs` command is left running and no
+//!   simulator scratch tree is left on either world.
 //!
 //! The interrupted step is slowed by the sending job's bandwidth limit (push: `send` of the
 //! push job; pull: `send` of the source job), so that little is buffered between the hosts and
 //! what the receiver has read is what was sent. A case is interrupted once the receiving
 //! `zfs receive` has read 1 MB of the stream (its `rchar`, found by the journal's pid). The
-//! twelve cases of one transport and direction run at once; one test per transport and
-//! direction, and one for the twice-interrupted steps.
+//! cases of one test run at once: one test per transport and direction, one for the backlog
+//! steps, one for the twice-interrupted steps.
 
 mod e2e_common;
 
