@@ -1,6 +1,7 @@
 //! The invocation journal, `$ZFS_SIM_DIR/journal`: one line per `zfs`/`zpool` invocation when it
 //! starts (pid and argv) and one when it ends (exit status; for `zfs send`, the stream bytes it
-//! wrote to stdout). An invocation killed by a signal has a start line and no end line.
+//! wrote to stdout). An invocation killed by a signal (or one that panicked) has a start line and
+//! no end line.
 //!
 //! It exists for tests that must see what happened inside one host's ZFS world without relying on
 //! the product's own account of it: how many bytes a `zfs send` really wrote after an interruption
