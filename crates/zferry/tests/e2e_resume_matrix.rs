@@ -463,8 +463,14 @@ impl Pair {
                 return Ok(());
             }
             // Only now and then: each look costs two `zfs` runs, and polls must stay cheap.
-            if Instant::now() > deadline || (polls % 20 == 19 && self.replicated(snap)) {
+            if polls % 20 == 19 && self.replicated(snap) {
                 return Err("the step ended before the interruption".into());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "timed out waiting for the receive to read {INTERRUPT_AT} bytes more than the \
+                     {kept:?} kept (read: {read:?})"
+                ));
             }
             polls += 1;
             std::thread::sleep(Duration::from_millis(50));
@@ -746,12 +752,22 @@ fn run_case(case: Case) -> Result<Option<Facts>, String> {
     let Some(mut pair) = Pair::start(&case, a, b, &fs, &dst) else {
         return Ok(None);
     };
+    match drive(&mut pair, case) {
+        Ok(f) if f.passed() => Ok(Some(f)),
+        Ok(f) => Err(format!("{f:?}\n{}", diagnostics(&pair))),
+        Err(e) => Err(format!("{e}\n{}", diagnostics(&pair))),
+    }
+}
+
+/// Runs `case` on `pair` (see [`run_case`]).
+fn drive(pair: &mut Pair, case: Case) -> Result<Facts, String> {
+    let fs = pair.fs.clone();
     let size = match case.interruptions.first() {
         Some(Interruption::KillZfsSend) => SIZE_KILLED_SEND,
         Some(Interruption::Reset) => SIZE_RESET,
         _ => SIZE,
     } + SIZE_PER_MORE_INTERRUPTION * (case.interruptions.len() - 1);
-    let snap = prepare_step(&pair, case.step, size)?;
+    let snap = prepare_step(pair, case.step, size)?;
     pair.wake()?;
     let mut marks = Vec::new();
     for &how in case.interruptions {
@@ -781,7 +797,7 @@ fn run_case(case: Case) -> Result<Option<Facts>, String> {
     if rw.checksum(&pair.replica) != sw.checksum(&pair.fs) {
         return Err("the replica's data differs".into());
     }
-    abstractions_moved_on(&pair, snap)?;
+    abstractions_moved_on(pair, snap)?;
     for w in [sw, rw] {
         let left = w.sim_scratch();
         if !left.is_empty() {
@@ -791,7 +807,40 @@ fn run_case(case: Case) -> Result<Option<Facts>, String> {
             return Err(format!("a zfs command is still running: {:?}", stuck.argv));
         }
     }
-    facts(&pair, &marks).map(Some)
+    facts(pair, &marks)
+}
+
+/// What to look at when a case fails: the sender's streaming `zfs send`s (arguments, with
+/// tokens shortened, and the bytes each wrote) and the warnings and errors of both daemons.
+fn diagnostics(pair: &Pair) -> String {
+    let mut out = String::from("  sends on the sender:\n");
+    for send in sends_since(pair.sender(), 0) {
+        let args: Vec<String> = send.argv[2..]
+            .iter()
+            .map(|a| match a.get(..24) {
+                Some(head) if a.len() > 40 => format!("{head}..."),
+                _ => a.clone(),
+            })
+            .collect();
+        out.push_str(&format!(
+            "    line {} {}: sent {:?}\n",
+            send.line,
+            args.join(" "),
+            send.end.and_then(|e| e.sent)
+        ));
+    }
+    for host in [&pair.active, &pair.passive] {
+        out.push_str(&format!("  warnings and errors of {}:\n", host.name));
+        let log = host.log_text();
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("level=warn") || l.contains("level=error"))
+            .collect();
+        for l in &lines[lines.len().saturating_sub(20)..] {
+            out.push_str(&format!("    {l}\n"));
+        }
+    }
+    out
 }
 
 /// The twelve cases of `transport` and `direction`: every interruption, full and incremental.
@@ -849,29 +898,24 @@ fn run_all(cases: &[Case]) {
                 continue;
             }
             Ok(Some(f)) => format!(
-                "{} {} | {} | {} | {} | {} | {} | {:.1} s |",
+                "{} yes | no -A | {} | {} | {} | {:.4} | {:.1} s |",
                 case.label(),
-                if f.passed() { "yes" } else { "NO" },
-                if f.aborted { "receive -A ran" } else { "no -A" },
                 f.kept,
                 f.remaining,
                 f.sent_after,
-                if f.resumed {
-                    format!("{:.4}", f.sent_after as f64 / f.remaining.max(1) as f64)
-                } else {
-                    "not resumed".into()
-                },
+                f.sent_after as f64 / f.remaining.max(1) as f64,
                 took.as_secs_f64()
             ),
-            Err(e) => format!("{} NO: {e} |", case.label()),
+            Err(e) => {
+                failed.push(format!("{}\n{e}", case.label()));
+                format!(
+                    "{} NO: {} |",
+                    case.label(),
+                    e.lines().next().unwrap_or_default()
+                )
+            }
         };
         println!("{row}");
-        if !r
-            .as_ref()
-            .is_ok_and(|f| f.as_ref().is_none_or(Facts::passed))
-        {
-            failed.push(format!("{row} {r:?}"));
-        }
     }
     assert!(
         failed.is_empty(),
