@@ -418,20 +418,21 @@ impl Pair {
             && w.prop(&self.replica, "receive_resume_token") == "-"
     }
 
-    /// Runs the active job until the replica has `snap` (a few runs at most: a run interrupted
-    /// by its peer's restart may fail before the next one succeeds).
+    /// Runs the active job until a run succeeds with the replica having `snap` (a few runs at
+    /// most: a run interrupted by its peer's restart may fail before the next one succeeds). A
+    /// run that succeeds is what the checks after it need: a step whose data arrived but whose
+    /// confirmation to the sender was lost has its cursor moved by the lane's next run.
     fn converge(&self, snap: &str) -> Result<(), String> {
+        let mut last = String::new();
         for _ in 0..4 {
-            if self.replicated(snap) {
+            let out = self.active.cli(&["signal", "wakeup", self.job(), "--wait"]);
+            if out.status.success() && self.replicated(snap) {
                 return Ok(());
             }
-            let _ = self.active.cli(&["signal", "wakeup", self.job(), "--wait"]);
-        }
-        if self.replicated(snap) {
-            return Ok(());
+            last = String::from_utf8_lossy(&out.stderr).into_owned();
         }
         Err(format!(
-            "the replica did not get @{snap}: {:?}",
+            "no run succeeded with @{snap} on the replica (has {:?}); last run: {last}",
             self.receiver().snapshots(&self.replica)
         ))
     }
@@ -810,31 +811,47 @@ fn drive(pair: &mut Pair, case: Case) -> Result<Facts, String> {
     facts(pair, &marks)
 }
 
-/// What to look at when a case fails: the sender's streaming `zfs send`s (arguments, with
-/// tokens shortened, and the bytes each wrote) and the warnings and errors of both daemons.
+/// What to look at when a case fails: the sender's `zfs send`s and the receiver's
+/// `zfs receive`s (arguments, with tokens shortened, and how each ended) and the warnings and
+/// errors of both daemons.
 fn diagnostics(pair: &Pair) -> String {
-    let mut out = String::from("  sends on the sender:\n");
-    for send in sends_since(pair.sender(), 0) {
-        let args: Vec<String> = send.argv[2..]
+    let mut out = String::new();
+    let worlds = [
+        ("sender", pair.sender(), "send"),
+        ("receiver", pair.receiver(), "receive"),
+    ];
+    for (side, w, command) in worlds {
+        out.push_str(&format!("  zfs {command} on the {side}:\n"));
+        let journal = w.journal().expect("journal");
+        for i in journal
+            .invocations()
             .iter()
-            .map(|a| match a.get(..24) {
-                Some(head) if a.len() > 40 => format!("{head}..."),
-                _ => a.clone(),
-            })
-            .collect();
-        out.push_str(&format!(
-            "    line {} {}: sent {:?}\n",
-            send.line,
-            args.join(" "),
-            send.end.and_then(|e| e.sent)
-        ));
+            .filter(|i| i.command() == command)
+        {
+            let args: Vec<String> = i.argv[2..]
+                .iter()
+                .map(|a| match a.get(..24) {
+                    Some(head) if a.len() > 40 => format!("{head}..."),
+                    _ => a.clone(),
+                })
+                .collect();
+            out.push_str(&format!(
+                "    line {} pid {} {}: {:?}\n",
+                i.line,
+                i.pid,
+                args.join(" "),
+                i.end
+            ));
+        }
     }
     for host in [&pair.active, &pair.passive] {
         out.push_str(&format!("  warnings and errors of {}:\n", host.name));
         let log = host.log_text();
         let lines: Vec<&str> = log
             .lines()
-            .filter(|l| l.contains("level=warn") || l.contains("level=error"))
+            .filter(|l| {
+                l.contains("level=warn") || l.contains("level=error") || l.contains("error=")
+            })
             .collect();
         for l in &lines[lines.len().saturating_sub(20)..] {
             out.push_str(&format!("    {l}\n"));
