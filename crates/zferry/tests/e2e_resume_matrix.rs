@@ -28,7 +28,10 @@
 //! The interrupted step is slowed by the sending job's bandwidth limit (push: `send` of the
 //! push job; pull: `send` of the source job), so that little is buffered between the hosts and
 //! what the receiver has read is what was sent. A case is interrupted once the receiving
-//! `zfs receive` has read 1 MB of the stream (its `rchar`, found by the journal's pid). The
+//! `zfs receive` has read 1 MB of the stream (its `rchar`, found by the journal's pid); on a
+//! loaded machine the rest may already be buffered on its way by then, and a case whose
+//! interruption landed after the whole step had been sent (no `zfs send` after it) is set up
+//! again, at most twice, its row saying so. The
 //! cases of one test run at once: one test per transport and direction, one for the backlog
 //! steps, one for the twice-interrupted steps.
 
@@ -162,6 +165,8 @@ struct Facts {
     resumed: bool,
     /// Whether `zfs receive -A` ran on the receiving world.
     aborted: bool,
+    /// How often the case was set up again because its interruption came too late.
+    missed: u32,
 }
 
 impl Facts {
@@ -639,12 +644,6 @@ fn resumed_send(sender: &World, mark: usize) -> Option<(String, u64)> {
 fn facts(pair: &Pair, marks: &[usize]) -> Result<Facts, String> {
     let last = *marks.last().expect("at least one interruption");
     let sends = sends_since(pair.sender(), last);
-    if sends.is_empty() {
-        return Err(
-            "no zfs send after the last interruption: the step was complete before it took effect"
-                .into(),
-        );
-    }
     let aborted = pair
         .receiver()
         .journal()
@@ -744,6 +743,25 @@ fn prepare_step(pair: &Pair, step: Step, size: usize) -> Result<&'static str, St
 /// it once the receiver has read [`INTERRUPT_AT`] bytes (and the resumed step again, as often as
 /// the case says), recovers, converges, and reads the facts.
 fn run_case(case: Case) -> Result<Option<Facts>, String> {
+    let mut missed = 0;
+    loop {
+        match run_case_once(case) {
+            Err(e) if e.starts_with(MISSED) && missed < MAX_MISSED => missed += 1,
+            r => return r.map(|f| f.map(|f| Facts { missed, ..f })),
+        }
+    }
+}
+
+/// Why a case is set up again: the step had been sent completely before the interruption took
+/// effect (nothing streamed after it), so there was nothing to resume and nothing to judge. On a
+/// loaded machine a daemon or the path between the hosts can buffer the rest of a step before
+/// the interruption lands.
+const MISSED: &str = "the interruption landed after the whole step had been sent";
+/// How often a case may miss its interruption before it fails.
+const MAX_MISSED: u32 = 2;
+
+/// One try of [`run_case`].
+fn run_case_once(case: Case) -> Result<Option<Facts>, String> {
     let (a, b) = (World::new(), World::new());
     let src = a.create_pool("src");
     let dst = b.create_pool("dst");
@@ -782,6 +800,9 @@ fn drive(pair: &mut Pair, case: Case) -> Result<Facts, String> {
         pair.recover(how);
     }
     pair.converge(snap)?;
+    if sends_since(pair.sender(), *marks.last().expect("an interruption")).is_empty() {
+        return Err(MISSED.into());
+    }
     let (sw, rw) = (pair.sender(), pair.receiver());
     let snapshots = sw.snapshots(&fs);
     if rw.snapshots(&pair.replica) != snapshots
@@ -915,13 +936,17 @@ fn run_all(cases: &[Case]) {
                 continue;
             }
             Ok(Some(f)) => format!(
-                "{} yes | no -A | {} | {} | {} | {:.4} | {:.1} s |",
+                "{} yes | no -A | {} | {} | {} | {:.4} | {:.1} s{} |",
                 case.label(),
                 f.kept,
                 f.remaining,
                 f.sent_after,
                 f.sent_after as f64 / f.remaining.max(1) as f64,
-                took.as_secs_f64()
+                took.as_secs_f64(),
+                match f.missed {
+                    0 => String::new(),
+                    n => format!(" (set up {} times: interruption too late)", n + 1),
+                }
             ),
             Err(e) => {
                 failed.push(format!("{}\n{e}", case.label()));
