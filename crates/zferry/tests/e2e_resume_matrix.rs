@@ -61,6 +61,8 @@ const INTERRUPT_AT: u64 = 1_000_000;
 /// More data for each interruption after the first, so that the resumed step is still under way
 /// when it is interrupted again (about 1.5 s more at [`SLOW`]).
 const SIZE_PER_MORE_INTERRUPTION: usize = 1_500_000;
+/// Longest a run may take in [`Pair::converge`] (a resumed step takes seconds).
+const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 /// The sending job's bandwidth limit.
 const SLOW: &str = "    send:\n      bandwidth_limit:\n        max: 1 MB\n";
 /// The identity of the active daemon as its peer knows it (tcp client map, tls CN, stdinserver).
@@ -165,7 +167,8 @@ struct Facts {
     resumed: bool,
     /// Whether `zfs receive -A` ran on the receiving world.
     aborted: bool,
-    /// How often the case was set up again because its interruption came too late.
+    /// How often the case was set up again (its interruption came too late, or its port was
+    /// taken).
     missed: u32,
 }
 
@@ -300,7 +303,7 @@ struct Pair {
 impl Pair {
     /// Sets up `fs` (on world `a`) replicated to world `b` as `case` says; `None` when the
     /// transport cannot run here (no sshd).
-    fn start(case: &Case, a: World, b: World, fs: &str, dst: &str) -> Option<Pair> {
+    fn start(case: &Case, a: World, b: World, fs: &str, dst: &str) -> Result<Option<Pair>, String> {
         let (active_w, passive_w) = match case.direction {
             Direction::Push => (a, b),
             Direction::Pull => (b, a),
@@ -343,6 +346,13 @@ impl Pair {
             ),
         };
         let passive = Host::start(passive_w, "passive", &global, &passive_job);
+        let passive_name = match case.direction {
+            Direction::Push => "sink",
+            Direction::Pull => "source",
+        };
+        if let Some(e) = passive.status()["jobs"][passive_name]["setup_error"].as_str() {
+            return Err(format!("{PORT_TAKEN}: {e}"));
+        }
         let sshd = match case.transport {
             Transport::Ssh => {
                 let forced = format!(
@@ -350,7 +360,10 @@ impl Pair {
                     zferry_bin().display(),
                     passive.config.display()
                 );
-                Some(TestSshd::start(&passive.w().dir().join("ssh"), &forced)?)
+                match TestSshd::start(&passive.w().dir().join("ssh"), &forced) {
+                    Some(sshd) => Some(sshd),
+                    None => return Ok(None),
+                }
             }
             _ => None,
         };
@@ -370,7 +383,7 @@ impl Pair {
             ),
         };
         let active = Host::start(active_w, "active", "", &active_job);
-        Some(Pair {
+        Ok(Some(Pair {
             direction: case.direction,
             active,
             passive,
@@ -378,7 +391,7 @@ impl Pair {
             _sshd: sshd,
             fs: fs.to_string(),
             replica,
-        })
+        }))
     }
 
     fn job(&self) -> &'static str {
@@ -430,16 +443,41 @@ impl Pair {
     fn converge(&self, snap: &str) -> Result<(), String> {
         let mut last = String::new();
         for _ in 0..4 {
-            let out = self.active.cli(&["signal", "wakeup", self.job(), "--wait"]);
-            if out.status.success() && self.replicated(snap) {
+            let succeeded = self.run_once()?;
+            if succeeded && self.replicated(snap) {
                 return Ok(());
             }
-            last = String::from_utf8_lossy(&out.stderr).into_owned();
+            last = format!("succeeded: {succeeded}");
         }
         Err(format!(
             "no run succeeded with @{snap} on the replica (has {:?}); last run: {last}",
             self.receiver().snapshots(&self.replica)
         ))
+    }
+
+    /// Runs the active job once (`signal wakeup --wait`, after the run under way if any) and
+    /// says whether that run succeeded. Bounded: a run that cannot reach its peer waits for it
+    /// for minutes (the reconnect deadline), and a case must fail rather than hang.
+    fn run_once(&self) -> Result<bool, String> {
+        let mut waiting = self
+            .active
+            .cli_command(&["signal", "wakeup", self.job(), "--wait"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("wakeup --wait: {e}"))?;
+        let deadline = Instant::now() + RUN_TIMEOUT;
+        loop {
+            if let Some(status) = waiting.try_wait().map_err(|e| e.to_string())? {
+                return Ok(status.success());
+            }
+            if Instant::now() > deadline {
+                let _ = waiting.kill();
+                let _ = waiting.wait();
+                return Err(format!("a run of {} took over {RUN_TIMEOUT:?}", self.job()));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Wakes the active job up (in the background; queued behind a run under way).
@@ -746,7 +784,11 @@ fn run_case(case: Case) -> Result<Option<Facts>, String> {
     let mut missed = 0;
     loop {
         match run_case_once(case) {
-            Err(e) if e.starts_with(MISSED) && missed < MAX_MISSED => missed += 1,
+            Err(e)
+                if (e.starts_with(MISSED) || e.starts_with(PORT_TAKEN)) && missed < MAX_MISSED =>
+            {
+                missed += 1
+            }
             r => return r.map(|f| f.map(|f| Facts { missed, ..f })),
         }
     }
@@ -757,7 +799,10 @@ fn run_case(case: Case) -> Result<Option<Facts>, String> {
 /// loaded machine a daemon or the path between the hosts can buffer the rest of a step before
 /// the interruption lands.
 const MISSED: &str = "the interruption landed after the whole step had been sent";
-/// How often a case may miss its interruption before it fails.
+/// Why a case is set up again: the passive daemon could not listen on the port chosen for it
+/// (free when chosen, taken by someone else before the daemon bound it).
+const PORT_TAKEN: &str = "the passive daemon's port was taken";
+/// How often a case may be set up again before it fails.
 const MAX_MISSED: u32 = 2;
 
 /// One try of [`run_case`].
@@ -768,7 +813,7 @@ fn run_case_once(case: Case) -> Result<Option<Facts>, String> {
     let fs = format!("{src}/data");
     a.create(&fs);
     a.write(&fs, "small.bin", &data(1, 20_000));
-    let Some(mut pair) = Pair::start(&case, a, b, &fs, &dst) else {
+    let Some(mut pair) = Pair::start(&case, a, b, &fs, &dst)? else {
         return Ok(None);
     };
     match drive(&mut pair, case) {
@@ -945,7 +990,7 @@ fn run_all(cases: &[Case]) {
                 took.as_secs_f64(),
                 match f.missed {
                     0 => String::new(),
-                    n => format!(" (set up {} times: interruption too late)", n + 1),
+                    n => format!(" (set up {} times)", n + 1),
                 }
             ),
             Err(e) => {
