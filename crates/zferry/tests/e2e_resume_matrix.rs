@@ -37,12 +37,10 @@
 
 mod e2e_common;
 
-use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use e2e_common::proxy::Proxy;
 use e2e_common::{Host, World, data, identity, trust, wait_until, zferry_bin};
 use zferry_zfs_sim::journal::Invocation;
 use zferry_zfs_sim::testsshd::TestSshd;
@@ -178,71 +176,6 @@ impl Facts {
     }
 }
 
-/// A TCP forwarder from the active daemon to its peer's listener (or sshd) that can cut every
-/// connection it carries, as a failing network would: both ends see it close mid-stream.
-struct Proxy {
-    port: u16,
-    open: Arc<Mutex<Vec<TcpStream>>>,
-    stop: Arc<AtomicBool>,
-}
-
-impl Proxy {
-    fn start(target: u16) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
-        let port = listener.local_addr().expect("proxy address").port();
-        let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (open2, stop2) = (open.clone(), stop.clone());
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                if stop2.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(client) = client else { continue };
-                // A peer that is down refuses: so does the proxy (it drops the client).
-                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
-                    continue;
-                };
-                let ends = [&client, &server].map(|s| s.try_clone().expect("clone socket"));
-                open2.lock().expect("proxy lock").extend(ends);
-                forward(&client, &server);
-                forward(&server, &client);
-            }
-        });
-        Proxy { port, open, stop }
-    }
-
-    /// Closes every connection carried so far; returns how many were open.
-    fn cut(&self) -> usize {
-        let mut open = self.open.lock().expect("proxy lock");
-        let live = open.iter().filter(|s| s.peer_addr().is_ok()).count() / 2;
-        for s in open.drain(..) {
-            let _ = s.shutdown(Shutdown::Both);
-        }
-        live
-    }
-}
-
-/// Copies `from` to `to` on a thread of its own, passing on the end of input as a half close.
-fn forward(from: &TcpStream, to: &TcpStream) {
-    let (mut from, mut to) = (
-        from.try_clone().expect("clone socket"),
-        to.try_clone().expect("clone socket"),
-    );
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut from, &mut to);
-        let _ = to.shutdown(Shutdown::Write);
-    });
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-        self.cut();
-    }
-}
-
 /// The tls material of one end: its identity directory and its copy of the peer's certificate.
 struct Tls {
     me: PathBuf,
@@ -367,10 +300,10 @@ impl Pair {
             }
             _ => None,
         };
-        let proxy = Proxy::start(sshd.as_ref().map_or(listen, |s| s.port));
+        let proxy = Proxy::start_opaque(sshd.as_ref().map_or(listen, |s| s.port));
         let connect = connect(
             case.transport,
-            proxy.port,
+            proxy.port(),
             tls.as_ref().map(|t| &t.0),
             sshd.as_ref().map(|s| s.client_key.as_path()),
         );
@@ -527,7 +460,7 @@ impl Pair {
             Interruption::KillSendingDaemon => self.sending_host().kill9(),
             Interruption::KillReceivingDaemon => self.receiving_host().kill9(),
             Interruption::CutConnection => {
-                if self.proxy.cut() == 0 {
+                if self.proxy.cut_all() == 0 {
                     return Err("no connection to cut".into());
                 }
             }

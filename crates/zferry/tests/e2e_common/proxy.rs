@@ -4,7 +4,8 @@
 //!
 //! It knows the protocol only as far as the frames go (docs/protocol.md): after the 16-byte
 //! greeting, a frame is a kind byte and a big-endian u32 length, then the payload; `end` is
-//! kind `0x05`. Plain TCP only (a TLS connection is opaque to it).
+//! kind `0x05`. Plain TCP only (a TLS connection is opaque to it); [`Proxy::start_opaque`]
+//! forwards any bytes (tls, ssh) and can only cut all connections.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -26,6 +27,8 @@ struct Shared {
     /// Connections cut before their `end` frame.
     cut_before_end: AtomicU64,
     stopping: AtomicBool,
+    /// Forward bytes as they come, without reading frames (tls, ssh).
+    opaque: bool,
 }
 
 /// A running proxy on 127.0.0.1; stops accepting when dropped.
@@ -37,9 +40,25 @@ pub struct Proxy {
 impl Proxy {
     /// Listens on a free port of 127.0.0.1 and forwards to 127.0.0.1:`target`.
     pub fn start(target: u16) -> Proxy {
+        Proxy::listen(target, Shared::default())
+    }
+
+    /// The same for a connection whose bytes are not zferry frames (tls, ssh): forwarded as
+    /// they come; only [`Proxy::cut_all`] applies.
+    pub fn start_opaque(target: u16) -> Proxy {
+        Proxy::listen(
+            target,
+            Shared {
+                opaque: true,
+                ..Shared::default()
+            },
+        )
+    }
+
+    fn listen(target: u16, shared: Shared) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         let port = listener.local_addr().expect("addr").port();
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(shared);
         let accepting = Arc::clone(&shared);
         std::thread::spawn(move || {
             for client in listener.incoming() {
@@ -112,7 +131,11 @@ fn forward(client: TcpStream, server: TcpStream, shared: &Arc<Shared>) {
     shared.live.lock().expect("live").push((client, server));
     let up = Arc::clone(shared);
     std::thread::spawn(move || {
-        let _ = pump_frames(c_read, s_write, &up);
+        let _ = if up.opaque {
+            pump_bytes(c_read, s_write)
+        } else {
+            pump_frames(c_read, s_write, &up)
+        };
     });
     std::thread::spawn(move || {
         let _ = pump_bytes(s_read, c_write);
