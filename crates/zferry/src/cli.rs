@@ -2,13 +2,15 @@
 //! command line to the code that runs it (in [`crate::commands`]).
 //!
 //! To add a subcommand: add a variant to [`Command`] with its argument struct, a module under
-//! `commands/`, and a match arm in [`run`]. Exit codes are decided in `main.rs` only: `Ok` is 0,
-//! any error is printed and gives 1.
+//! `commands/`, and a match arm in [`run`]. [`run`] returns the exit code of a command that has
+//! one of its own (`check`: the monitoring-plugins codes; `status`: 2 when a shown job failed or
+//! is critical); `main.rs` prints an error and gives 1.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 use crate::commands;
+use crate::config::duration::PositiveDuration;
 
 /// zferry: ZFS replication and snapshot management (zrepl-compatible configuration).
 #[derive(Debug, Parser)]
@@ -34,8 +36,14 @@ pub enum Command {
     /// metrics endpoints, until SIGTERM or SIGINT.
     Daemon,
 
-    /// Show what the daemon's jobs are doing.
+    /// Show what the daemon's jobs are doing. Exits with 2 when a shown job's last run failed
+    /// or one of its monitored limits is critical.
     Status(StatusArgs),
+
+    /// A Nagios/Icinga plugin: replication lag, snapshot ages and failures against the jobs'
+    /// `monitor` limits. Exit code 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. Lag and snapshot
+    /// ages are read from this host's ZFS, so they work while the daemon is down.
+    Check(CheckArgs),
 
     /// Wake up or reset a job of the running daemon.
     Signal {
@@ -260,6 +268,34 @@ pub enum IdentityCommand {
     },
 }
 
+/// Arguments of `zferry check`. Without `--lag`, `--snapshots` or `--failures`, all three
+/// are checked.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Only this job (repeatable; default: every job of the configuration).
+    #[arg(long)]
+    pub job: Vec<String>,
+    /// Check the replication lag per filesystem (from local ZFS).
+    #[arg(long)]
+    pub lag: bool,
+    /// Check the age of the newest snapshot per prefix and filesystem (from local ZFS).
+    #[arg(long)]
+    pub snapshots: bool,
+    /// Check that the last run succeeded and the time since the last success (asks the daemon;
+    /// UNKNOWN when it does not answer).
+    #[arg(long)]
+    pub failures: bool,
+    /// Warning limit for lag and snapshot ages, instead of the configured ones (e.g. `15m`).
+    #[arg(short, long, value_parser = PositiveDuration::parse)]
+    pub warning: Option<PositiveDuration>,
+    /// Critical limit for lag and snapshot ages, instead of the configured ones (e.g. `1h`).
+    #[arg(short, long, value_parser = PositiveDuration::parse)]
+    pub critical: Option<PositiveDuration>,
+    /// Print one line per check after the summary.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
 /// Arguments of `zferry status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -270,6 +306,10 @@ pub struct StatusArgs {
     /// Refresh interval of the interactive view, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub refresh_ms: u64,
+
+    /// Only this job (repeatable; default: every job).
+    #[arg(long)]
+    pub job: Vec<String>,
 }
 
 /// Output modes of `zferry status`.
@@ -341,12 +381,13 @@ pub enum What {
     Logging,
 }
 
-/// Runs a parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+/// Runs a parsed command line and returns its exit code.
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    let done = match cli.command {
+        Command::Status(args) => return commands::status::run(cli.config.as_deref(), &args),
+        Command::Check(args) => return Ok(commands::check::run(cli.config.as_deref(), &args)),
         Command::Configcheck(args) => commands::configcheck::run(cli.config.as_deref(), &args),
         Command::Daemon => commands::daemon::run(cli.config.as_deref()),
-        Command::Status(args) => commands::status::run(cli.config.as_deref(), &args),
         Command::Signal { command } => commands::signal::run(cli.config.as_deref(), &command),
         Command::Demo(args) => commands::demo::run(&args),
         Command::Identity { command } => commands::identity::run(&command),
@@ -360,5 +401,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         } => commands::zfs_abstraction::run(&ZfsAbstractionCommand::List { filter }),
         Command::Completions { shell } => commands::completions::run(shell),
         Command::Version { client } => commands::version::run(cli.config.as_deref(), client),
-    }
+    };
+    done.map(|()| 0)
 }

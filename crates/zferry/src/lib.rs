@@ -7,4 +7,5 @@ pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod jobs;
+pub mod monitor;
 pub mod runtime;

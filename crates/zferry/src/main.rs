@@ -1,6 +1,7 @@
 //! `zferry`: the ZFS replication and snapshot-management daemon and its command-line tools.
 //!
-//! This file only decides the exit code: 0 on success, 1 (with the error on stderr) otherwise.
+//! This file only decides the exit code: the command's own (0 on success; `check` and `status`
+//! have others, see [`zferry::cli`]), 1 with the error on stderr when the command failed.
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -11,11 +12,11 @@ fn main() -> ExitCode {
         return code;
     }
     let outcome = match zferry::commands::dist_assets::requested() {
-        Some(dir) => zferry::commands::dist_assets::run(&dir),
+        Some(dir) => zferry::commands::dist_assets::run(&dir).map(|()| 0),
         None => zferry::cli::run(zferry::cli::Cli::parse()),
     };
     match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("zferry: {e:#}");
             ExitCode::FAILURE

@@ -246,12 +246,15 @@ async fn graceful_shutdown_and_connect_errors() {
 
 #[tokio::test]
 async fn status_command_dump_and_raw_modes() {
-    use zferry::daemon::status_ui::{Mode, render_once};
+    use zferry::daemon::status_ui::{JobSelection, Mode, render_once};
     let running = start(false).await;
-    let raw = render_once(&running.client, Mode::Raw).await.expect("raw");
+    let all = JobSelection::default();
+    let (raw, _) = render_once(&running.client, Mode::Raw, &all)
+        .await
+        .expect("raw");
     let parsed: DaemonStatus = serde_json::from_str(&raw).expect("raw is the status JSON");
     assert_eq!(parsed, running.jobs.status());
-    let dump = render_once(&running.client, Mode::Dump)
+    let (dump, _) = render_once(&running.client, Mode::Dump, &all)
         .await
         .expect("dump");
     assert!(dump.starts_with("zferry daemon test"), "{dump}");
@@ -259,5 +262,17 @@ async fn status_command_dump_and_raw_modes() {
     assert!(
         dump.contains("Job sink  type: sink  state: serving"),
         "{dump}"
+    );
+    let only_sink = JobSelection(vec!["sink".into()]);
+    let (dump, shown) = render_once(&running.client, Mode::Dump, &only_sink)
+        .await
+        .expect("dump of one job");
+    assert!(!dump.contains("Job push"), "{dump}");
+    assert_eq!(shown.jobs.keys().collect::<Vec<_>>(), ["sink"]);
+    let nosuch = JobSelection(vec!["nosuch".into()]);
+    assert!(
+        render_once(&running.client, Mode::Dump, &nosuch)
+            .await
+            .is_err()
     );
 }

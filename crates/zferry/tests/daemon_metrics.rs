@@ -48,7 +48,12 @@ async fn metrics_are_served_over_http() {
     metrics.set_last_success("push", "2024-01-01T01:00:00Z".parse().expect("time"));
     metrics.observe_pruning("push", "sender", Duration::from_millis(250));
     let an_hour_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
-    metrics.set_receiver_newest_snapshot("push", "tank/a", an_hour_ago);
+    metrics.set_replicated_newest(
+        "push",
+        &[("tank/a".to_string(), Some(an_hour_ago))]
+            .into_iter()
+            .collect(),
+    );
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

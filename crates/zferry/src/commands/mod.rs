@@ -1,5 +1,6 @@
 //! One module per subcommand of the `zferry` binary (see [`crate::cli`]).
 
+pub mod check;
 pub mod completions;
 pub mod configcheck;
 pub mod control;

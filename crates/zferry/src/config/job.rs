@@ -10,6 +10,7 @@ use super::decode::{
 };
 use super::duration::{POSITIVE_DURATION_EXPECTED, PositiveDuration};
 use super::filesystems::{FilesystemsFilter, decode_filesystems};
+use super::monitor::{Allowed, Monitor, decode_monitor};
 use super::names;
 use super::pruning::{KeepRule, RuleSide, decode_rules};
 use super::size::{DataSize, SIZE_EXPECTED};
@@ -56,6 +57,17 @@ impl Job {
         }
     }
 
+    /// The job's `monitor` section.
+    pub fn monitor(&self) -> &Monitor {
+        match self {
+            Job::Push(j) => &j.monitor,
+            Job::Sink(j) => &j.monitor,
+            Job::Pull(j) => &j.monitor,
+            Job::Source(j) => &j.monitor,
+            Job::Snap(j) => &j.monitor,
+        }
+    }
+
     /// The root filesystem of a receiving job (sink, pull).
     pub fn root_fs(&self) -> Option<&str> {
         match self {
@@ -85,6 +97,9 @@ pub struct PushJob {
     pub replication: Replication,
     /// How to resolve conflicts.
     pub conflict_resolution: ConflictResolution,
+    /// Limits for status, metrics and `zferry check` (zferry's addition).
+    #[serde(skip_serializing_if = "Monitor::is_empty")]
+    pub monitor: Monitor,
 }
 
 /// `type: sink`.
@@ -98,6 +113,9 @@ pub struct SinkJob {
     pub root_fs: String,
     /// `zfs recv` options.
     pub recv: RecvOptions,
+    /// Limits for status, metrics and `zferry check` (zferry's addition).
+    #[serde(skip_serializing_if = "Monitor::is_empty")]
+    pub monitor: Monitor,
 }
 
 /// `type: pull`.
@@ -119,6 +137,9 @@ pub struct PullJob {
     pub replication: Replication,
     /// How to resolve conflicts.
     pub conflict_resolution: ConflictResolution,
+    /// Limits for status, metrics and `zferry check` (zferry's addition).
+    #[serde(skip_serializing_if = "Monitor::is_empty")]
+    pub monitor: Monitor,
 }
 
 /// `type: source`.
@@ -134,6 +155,9 @@ pub struct SourceJob {
     pub send: SendOptions,
     /// When to snapshot.
     pub snapshotting: Snapshotting,
+    /// Limits for status, metrics and `zferry check` (zferry's addition).
+    #[serde(skip_serializing_if = "Monitor::is_empty")]
+    pub monitor: Monitor,
 }
 
 /// `type: snap`.
@@ -147,6 +171,9 @@ pub struct SnapJob {
     pub snapshotting: Snapshotting,
     /// What to keep.
     pub pruning: PruningLocal,
+    /// Limits for status, metrics and `zferry check` (zferry's addition).
+    #[serde(skip_serializing_if = "Monitor::is_empty")]
+    pub monitor: Monitor,
 }
 
 /// A pull job's `interval`.
@@ -588,6 +615,18 @@ fn active_fields(f: &Fields<'_>) -> DResult<ActiveFields> {
     })
 }
 
+/// `monitor` of a job of `job_type`, with the keys that job type can know about.
+fn monitor(f: &Fields<'_>, job_type: &str) -> DResult<Monitor> {
+    let allowed = Allowed {
+        lag: job_type != "snap",
+        last_success: matches!(job_type, "push" | "pull" | "snap"),
+        snapshots: matches!(job_type, "push" | "source" | "snap"),
+    };
+    f.or("monitor", Monitor::default(), |n, p| {
+        decode_monitor(n, p, job_type, allowed)
+    })
+}
+
 /// Decodes one job.
 pub(crate) fn decode_job(node: &Node, path: &Path, ctx: &mut Ctx) -> DResult<Job> {
     let ty = type_tag(node, path, &["push", "sink", "pull", "source", "snap"])?;
@@ -606,11 +645,13 @@ pub(crate) fn decode_job(node: &Node, path: &Path, ctx: &mut Ctx) -> DResult<Job
                     "pruning",
                     "replication",
                     "conflict_resolution",
+                    "monitor",
                 ],
             )?;
             let active = active_fields(&f)?;
             Job::Push(PushJob {
                 name: f.req("name", job_name)?,
+                monitor: monitor(&f, "push")?,
                 connect: f.req("connect", |n, p| decode_connect(n, p, ctx))?,
                 filesystems: f.req("filesystems", decode_filesystems)?,
                 send: f.or("send", SendOptions::default(), send_options)?,
@@ -621,9 +662,14 @@ pub(crate) fn decode_job(node: &Node, path: &Path, ctx: &mut Ctx) -> DResult<Job
             })
         }
         "sink" => {
-            let f = Fields::new(node, path, &["type", "name", "serve", "root_fs", "recv"])?;
+            let f = Fields::new(
+                node,
+                path,
+                &["type", "name", "serve", "root_fs", "recv", "monitor"],
+            )?;
             Job::Sink(SinkJob {
                 name: f.req("name", job_name)?,
+                monitor: monitor(&f, "sink")?,
                 serve: f.req("serve", |n, p| decode_serve(n, p, ctx))?,
                 root_fs: f.req("root_fs", root_fs)?,
                 recv: f.or("recv", RecvOptions::default(), recv_options)?,
@@ -643,11 +689,13 @@ pub(crate) fn decode_job(node: &Node, path: &Path, ctx: &mut Ctx) -> DResult<Job
                     "pruning",
                     "replication",
                     "conflict_resolution",
+                    "monitor",
                 ],
             )?;
             let active = active_fields(&f)?;
             Job::Pull(PullJob {
                 name: f.req("name", job_name)?,
+                monitor: monitor(&f, "pull")?,
                 connect: f.req("connect", |n, p| decode_connect(n, p, ctx))?,
                 root_fs: f.req("root_fs", root_fs)?,
                 interval: f.req("interval", |n, p| {
@@ -679,10 +727,12 @@ pub(crate) fn decode_job(node: &Node, path: &Path, ctx: &mut Ctx) -> DResult<Job
                     "filesystems",
                     "send",
                     "snapshotting",
+                    "monitor",
                 ],
             )?;
             Job::Source(SourceJob {
                 name: f.req("name", job_name)?,
+                monitor: monitor(&f, "source")?,
                 serve: f.req("serve", |n, p| decode_serve(n, p, ctx))?,
                 filesystems: f.req("filesystems", decode_filesystems)?,
                 send: f.or("send", SendOptions::default(), send_options)?,
@@ -693,10 +743,18 @@ pub(crate) fn decode_job(node: &Node, path: &Path, ctx: &mut Ctx) -> DResult<Job
             let f = Fields::new(
                 node,
                 path,
-                &["type", "name", "filesystems", "snapshotting", "pruning"],
+                &[
+                    "type",
+                    "name",
+                    "filesystems",
+                    "snapshotting",
+                    "pruning",
+                    "monitor",
+                ],
             )?;
             Job::Snap(SnapJob {
                 name: f.req("name", job_name)?,
+                monitor: monitor(&f, "snap")?,
                 filesystems: f.req("filesystems", decode_filesystems)?,
                 snapshotting: f.req("snapshotting", decode_snapshotting)?,
                 pruning: f.req("pruning", |n, p| {

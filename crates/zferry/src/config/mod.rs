@@ -8,8 +8,8 @@
 //! strict-mapping helpers, and one module per part of the schema decodes it into the typed
 //! structs ([`global`], [`job`], [`transport`], [`snapshotting`], [`pruning`]), using the grammar
 //! types of [`duration`], [`size`] and [`names`]. `include` expands includes, `validate` checks
-//! across jobs and files, `certs` checks TLS files. zferry's own additions to the schema will get
-//! new keys; none exist yet.
+//! across jobs and files, `certs` checks TLS files. zferry's own additions to the schema are new
+//! keys that zrepl does not know: a job's `monitor` section ([`monitor`]).
 
 mod certs;
 mod decode;
@@ -19,6 +19,7 @@ pub mod filesystems;
 pub mod global;
 mod include;
 pub mod job;
+pub mod monitor;
 pub mod names;
 pub mod pruning;
 pub mod size;

@@ -14,8 +14,11 @@
 //! | `zferry_pruning_duration_seconds` | histogram | `zferry_job`, `side` | duration of pruning runs (`sender`, `receiver`, `local`) |
 //! | `zferry_zfs_commands_total` | counter | `verb` | `zfs`/`zpool` invocations (`zfs list`, `zfs send`, ...) |
 //! | `zferry_zfs_command_seconds_total` | counter | `verb` | summed wall time of those invocations |
-//! | `zferry_receiver_newest_snapshot_timestamp_seconds` | gauge | `zferry_job`, `filesystem` | creation time of the newest snapshot on the receiver |
+//! | `zferry_receiver_newest_snapshot_timestamp_seconds` | gauge | `zferry_job`, `filesystem` | creation time of the newest sender snapshot present on the receiver (by guid) |
 //! | `zferry_replication_lag_seconds` | gauge | `zferry_job`, `filesystem` | age of that snapshot at scrape time |
+//!
+//! The last two carry exactly the filesystems the job replicates, as of its last observation
+//! (a filesystem the job stops replicating disappears).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -224,11 +227,17 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
-    /// Records the creation time of the newest snapshot of `filesystem` on the receiver; the
-    /// lag is computed from it at every scrape.
-    pub fn set_receiver_newest_snapshot(&self, job: &str, filesystem: &str, created: Timestamp) {
+    /// Replaces the job's filesystems and, per filesystem, the creation time of the newest
+    /// sender snapshot present on the receiver (`None`: none yet, no sample); the lag is computed
+    /// from it at every scrape.
+    pub fn set_replicated_newest(&self, job: &str, newest: &BTreeMap<String, Option<Timestamp>>) {
         if let Ok(mut map) = self.newest_on_receiver.lock() {
-            map.insert((job.to_string(), filesystem.to_string()), created);
+            map.retain(|(j, _), _| j != job);
+            for (fs, at) in newest {
+                if let Some(at) = at {
+                    map.insert((job.to_string(), fs.clone()), *at);
+                }
+            }
         }
     }
 

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::snapshot::round::RoundReport;
+use crate::monitor::MonitorStatus;
 
 /// The whole daemon.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,6 +76,10 @@ pub struct JobStatus {
     /// The snapshotter (push, source, snap).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshotting: Option<SnapshottingStatus>,
+    /// Lag, snapshot ages and last success against the job's `monitor` limits (push, pull,
+    /// snap), assessed when the status is asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<MonitorStatus>,
 }
 
 impl JobStatus {
@@ -88,6 +93,7 @@ impl JobStatus {
             replication: None,
             pruning: None,
             snapshotting: None,
+            monitor: None,
         }
     }
 }

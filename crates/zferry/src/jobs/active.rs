@@ -22,8 +22,12 @@ use super::report::{
 };
 use super::shared::JobShared;
 use super::trigger::{RunOutcome, TriggerRx, Wake, notify};
+use crate::config::monitor::Monitor;
+use crate::config::snapshotting::Snapshotting;
 use crate::daemon::metrics::Metrics;
 use crate::daemon::status::{JobState, PruneSideStatus, PruneState, PruningStatus};
+use crate::monitor::local::prefixes_for;
+use crate::monitor::observe::{lag_from_listings, snapshot_ages};
 
 /// A push or pull job, ready to run.
 pub struct ActiveJob {
@@ -45,12 +49,37 @@ pub struct ActiveJob {
     pub shared: Arc<JobShared>,
     /// The daemon's metrics.
     pub metrics: Arc<Metrics>,
+    /// The job's `monitor` limits (for the snapshot prefixes it watches).
+    pub monitor: Monitor,
+    /// The job's snapshotting, when it snapshots on the sending host (push).
+    pub snapshotting: Option<Snapshotting>,
 }
 
 impl ActiveJob {
-    /// Runs until `shutdown` turns true or every trigger is gone.
+    /// Runs until `shutdown` turns true or every trigger is gone. Meanwhile the lag is observed
+    /// once from what both sides hold already, so it is known before the first run; that
+    /// observation never delays a run (the receiver may take its connect timeout to answer).
     pub async fn run_loop(
         self,
+        trigger: TriggerRx,
+        reset: Arc<Notify>,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        let runs = self.runs(trigger, reset, shutdown);
+        tokio::pin!(runs);
+        let initial = self.observe_freshness(Observation::Initial);
+        tokio::pin!(initial);
+        let mut observed = false;
+        loop {
+            tokio::select! {
+                () = &mut runs => return,
+                () = &mut initial, if !observed => observed = true,
+            }
+        }
+    }
+
+    async fn runs(
+        &self,
         mut trigger: TriggerRx,
         reset: Arc<Notify>,
         mut shutdown: watch::Receiver<bool>,
@@ -158,11 +187,13 @@ impl ActiveJob {
             )
             .await;
         failures.extend(prune_failure("receiver", &receiver_report));
-        self.record_receiver_lag(receiver).await;
+        self.observe_freshness(Observation::AfterRun).await;
 
         self.shared.set_state(JobState::Idle);
         if failures.is_empty() {
-            self.metrics.set_last_success(&self.name, Timestamp::now());
+            let now = Timestamp::now();
+            self.metrics.set_last_success(&self.name, now);
+            self.shared.observe(|o| o.last_success = Some(now));
             tracing::info!(job = %self.name, "run done");
             RunOutcome::ok()
         } else {
@@ -233,30 +264,75 @@ impl ActiveJob {
         });
     }
 
-    /// The newest snapshot per filesystem on the receiver, for the lag metric.
-    async fn record_receiver_lag(&self, receiver: &dyn Endpoint) {
-        let listing = receiver
-            .list_versions(ListVersionsRequest {
-                filesystems: Vec::new(),
-                with_creation: true,
-                with_holds: false,
-            })
-            .await;
-        let Ok(listing) = listing else { return };
-        for fs in listing.filesystems {
-            let newest = fs
-                .versions
-                .iter()
-                .filter(|v| v.is_snapshot())
-                .max_by_key(|v| v.createtxg)
-                .and_then(|v| v.creation)
-                .and_then(|c| Timestamp::from_second(c).ok());
-            if let Some(created) = newest {
-                self.metrics
-                    .set_receiver_newest_snapshot(&self.name, fs.path.as_str(), created);
+    /// Lists both sides with creation times and records, per filesystem the job replicates, the
+    /// newest sender snapshot present on the receiver (status and metrics), and on a sending host
+    /// the newest snapshot per watched prefix. A side that cannot be listed keeps the previous
+    /// observation, so the lag keeps growing while replication is failing.
+    async fn observe_freshness(&self, when: Observation) {
+        let all = || ListVersionsRequest {
+            filesystems: Vec::new(),
+            with_creation: true,
+            with_holds: false,
+        };
+        let sender = match self.sender.list_versions(all()).await {
+            Ok(l) => l,
+            Err(e) => return self.lag_unobservable(format!("cannot list the sender: {e}")),
+        };
+        if let Some(snapshotting) = &self.snapshotting {
+            let ages = snapshot_ages(&sender, |fs| {
+                prefixes_for(&self.monitor, Some(snapshotting), fs)
+            });
+            self.shared.observe(|o| o.snapshots = ages);
+        }
+        let receiver = match self.receiver.list_versions(all()).await {
+            Ok(l) => l,
+            Err(e) => return self.lag_unobservable(format!("cannot list the receiver: {e}")),
+        };
+        let replicated: Vec<FsPath> = match self.sender.list_filesystems().await {
+            Ok(list) => list
+                .into_iter()
+                .filter(|f| !f.is_placeholder)
+                .map(|f| f.path)
+                .collect(),
+            Err(e) => return self.lag_unobservable(format!("cannot list the sender: {e}")),
+        };
+        let lag = lag_from_listings(&replicated, &sender, &receiver);
+        let mut stale = false;
+        self.shared.observe(|o| {
+            // A run may have observed meanwhile; the initial listing is older then.
+            stale = when == Observation::Initial && o.lag.is_some();
+            if !stale {
+                o.lag = Some(
+                    lag.iter()
+                        .map(|(fs, at)| ((None, fs.clone()), *at))
+                        .collect(),
+                );
+                o.lag_error = None;
             }
+        });
+        if !stale {
+            self.metrics.set_replicated_newest(&self.name, &lag);
         }
     }
+
+    /// Records why the lag cannot be observed, unless an earlier observation stands.
+    fn lag_unobservable(&self, why: String) {
+        tracing::debug!(job = %self.name, error = %why, "lag not observed");
+        self.shared.observe(|o| {
+            if o.lag.is_none() {
+                o.lag_error = Some(why);
+            }
+        });
+    }
+}
+
+/// When the freshness is observed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Observation {
+    /// At the job's start, concurrently with its first run.
+    Initial,
+    /// At the end of a run.
+    AfterRun,
 }
 
 fn pending() -> PruneSideStatus {

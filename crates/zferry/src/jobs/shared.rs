@@ -1,18 +1,31 @@
-//! The state a running job shares with the control server: its [`JobStatus`] and, while it
-//! replicates, the engine's live [`Progress`].
+//! The state a running job shares with the control server: its [`JobStatus`], while it
+//! replicates the engine's live [`Progress`], and what it observed of its freshness (assessed
+//! against the `monitor` limits whenever the status is asked for, so ages are current).
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use zferry_repl::report::Progress;
 
 use super::report::replication_status;
+use crate::config::monitor::Monitor;
 use crate::daemon::status::{JobState, JobStatus, JobType};
+use crate::monitor::{Observed, Selection, assess};
+
+/// A job's monitor limits and what it observed.
+#[derive(Debug)]
+struct MonitorState {
+    config: Monitor,
+    observed: Observed,
+    /// The job has runs of its own (so a last success).
+    runs: bool,
+}
 
 /// Status shared between a job's task and the control server.
 #[derive(Debug)]
 pub struct JobShared {
     status: Mutex<JobStatus>,
     progress: Mutex<Option<Progress>>,
+    monitor: Mutex<Option<MonitorState>>,
 }
 
 impl JobShared {
@@ -21,6 +34,29 @@ impl JobShared {
         JobShared {
             status: Mutex::new(JobStatus::new(job_type, state)),
             progress: Mutex::new(None),
+            monitor: Mutex::new(None),
+        }
+    }
+
+    /// Starts assessing the job's freshness against `config`; `runs` says whether the job has
+    /// runs of its own (push, pull, snap), whose last success is then assessed too.
+    pub fn enable_monitor(&self, config: Monitor, runs: bool) {
+        *self.monitor.lock().unwrap_or_else(PoisonError::into_inner) = Some(MonitorState {
+            config,
+            observed: Observed::default(),
+            runs,
+        });
+    }
+
+    /// Records an observation (no effect unless the monitor is enabled).
+    pub fn observe(&self, f: impl FnOnce(&mut Observed)) {
+        if let Some(m) = self
+            .monitor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+        {
+            f(&mut m.observed);
         }
     }
 
@@ -64,6 +100,20 @@ impl JobShared {
         {
             status.replication = Some(r);
         }
+        status.monitor = self
+            .monitor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|m| {
+                assess(
+                    &m.observed,
+                    &m.config,
+                    Selection::ALL,
+                    m.runs,
+                    jiff::Timestamp::now(),
+                )
+            });
         status
     }
 }

@@ -5,14 +5,18 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::watch;
-use zferry_repl::endpoint::Endpoint;
+use zferry_repl::endpoint::{Endpoint, ListVersionsRequest};
 use zferry_repl::prune::{KeepRule, PruneSide, prune};
 
 use super::report::{prune_failure, prune_side_status};
 use super::shared::JobShared;
 use super::trigger::{RunOutcome, TriggerRx, Wake, notify};
+use crate::config::monitor::Monitor;
+use crate::config::snapshotting::Snapshotting;
 use crate::daemon::metrics::Metrics;
 use crate::daemon::status::{JobState, PruneSideStatus, PruneState, PruningStatus};
+use crate::monitor::local::prefixes_for;
+use crate::monitor::observe::snapshot_ages;
 
 /// A snap job's pruner.
 pub struct SnapPruner {
@@ -22,6 +26,10 @@ pub struct SnapPruner {
     pub endpoint: Arc<dyn Endpoint>,
     /// `pruning.keep`.
     pub keep: Vec<KeepRule>,
+    /// The job's `monitor` limits (for the snapshot prefixes it watches).
+    pub monitor: Monitor,
+    /// The job's snapshotting (its prefix is watched when `monitor` names none).
+    pub snapshotting: Snapshotting,
     /// Status shared with the control server.
     pub shared: Arc<JobShared>,
     /// The daemon's metrics.
@@ -31,6 +39,10 @@ pub struct SnapPruner {
 impl SnapPruner {
     /// Prunes on every wakeup until `shutdown` or every trigger is gone.
     pub async fn run_loop(self, mut trigger: TriggerRx, mut shutdown: watch::Receiver<bool>) {
+        tokio::select! {
+            _ = shutdown.wait_for(|s| *s) => return,
+            () = self.observe_snapshot_ages() => {}
+        }
         loop {
             let waiters = tokio::select! {
                 _ = shutdown.wait_for(|s| *s) => return,
@@ -74,12 +86,37 @@ impl SnapPruner {
                 p.sender = Some(status);
             }
         });
+        self.observe_snapshot_ages().await;
         match prune_failure("filesystems", &report) {
-            None => RunOutcome::ok(),
+            None => {
+                let now = jiff::Timestamp::now();
+                self.shared.observe(|o| o.last_success = Some(now));
+                RunOutcome::ok()
+            }
             Some(e) => {
                 tracing::warn!(job = %self.name, subsystem = "pruning", error = %e, "pruning failed");
                 RunOutcome::failed(e)
             }
         }
+    }
+
+    /// Records the newest snapshot per watched prefix and filesystem (status and metrics).
+    async fn observe_snapshot_ages(&self) {
+        let listing = self
+            .endpoint
+            .list_versions(ListVersionsRequest {
+                filesystems: Vec::new(),
+                with_creation: true,
+                with_holds: false,
+            })
+            .await;
+        let snapshotting = Some(&self.snapshotting);
+        self.shared.observe(|o| match listing {
+            Ok(l) => {
+                o.snapshots = snapshot_ages(&l, |fs| prefixes_for(&self.monitor, snapshotting, fs));
+                o.snapshots_error = None;
+            }
+            Err(e) => o.snapshots_error = Some(format!("cannot list the filesystems: {e}")),
+        });
     }
 }

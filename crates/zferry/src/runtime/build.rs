@@ -19,6 +19,7 @@ use super::transport::{admitted_identities, connector, listener, peer_name};
 use crate::config::Job;
 use crate::config::global::Global;
 use crate::config::job::{Interval, PruningSenderReceiver};
+use crate::config::monitor::Monitor;
 use crate::config::snapshotting::Snapshotting;
 use crate::daemon::metrics::Metrics;
 use crate::daemon::status::{JobState, JobType};
@@ -117,12 +118,15 @@ struct Active<'a> {
     options: ReplicationOptions,
     pruning: &'a PruningSenderReceiver,
     interval: Option<std::time::Duration>,
+    monitor: &'a Monitor,
+    snapshotting: Option<&'a Snapshotting>,
 }
 
 impl Active<'_> {
     /// The job's handle and run loop, and the trigger its snapshotter wakes.
     fn build(self, name: &str, ctx: &BuildContext<'_>) -> (Built, Trigger) {
         let shared = Arc::new(JobShared::new(self.job_type, JobState::Idle));
+        shared.enable_monitor(self.monitor.clone(), true);
         let (wake, rx) = trigger();
         let reset = Arc::new(Notify::new());
         let active = ActiveJob {
@@ -135,6 +139,8 @@ impl Active<'_> {
             interval: self.interval,
             shared: Arc::clone(&shared),
             metrics: Arc::clone(ctx.metrics),
+            monitor: self.monitor.clone(),
+            snapshotting: self.snapshotting.cloned(),
         };
         let run = active.run_loop(rx, Arc::clone(&reset), ctx.shutdown.clone());
         let built = Built {
@@ -183,6 +189,8 @@ pub async fn build(job: &Job, ctx: &BuildContext<'_>) -> Result<Built, String> {
                 options: replication_options(&p.replication, &p.conflict_resolution),
                 pruning: &p.pruning,
                 interval: None,
+                monitor: &p.monitor,
+                snapshotting: Some(&p.snapshotting),
             };
             let (mut built, wake) = active.build(&name, ctx);
             built.tasks.push(snapshotter(
@@ -222,6 +230,8 @@ pub async fn build(job: &Job, ctx: &BuildContext<'_>) -> Result<Built, String> {
                     Interval::Manual => None,
                     Interval::Every(d) => Some(d.as_std()),
                 },
+                monitor: &p.monitor,
+                snapshotting: None,
             };
             Ok(active.build(&name, ctx).0)
         }
@@ -326,6 +336,7 @@ pub async fn build(job: &Job, ctx: &BuildContext<'_>) -> Result<Built, String> {
         Job::Snap(s) => {
             let roots = filter_roots(ctx.zfs, &s.filesystems).await?;
             let shared = Arc::new(JobShared::new(JobType::Snap, JobState::Idle));
+            shared.enable_monitor(s.monitor.clone(), true);
             let endpoint = Arc::new(LocalSender::new(
                 ctx.zfs.clone(),
                 roots.clone(),
@@ -338,6 +349,8 @@ pub async fn build(job: &Job, ctx: &BuildContext<'_>) -> Result<Built, String> {
                 name: name.clone(),
                 endpoint,
                 keep: keep_rules(&s.pruning.keep),
+                monitor: s.monitor.clone(),
+                snapshotting: s.snapshotting.clone(),
                 shared: Arc::clone(&shared),
                 metrics: Arc::clone(ctx.metrics),
             };

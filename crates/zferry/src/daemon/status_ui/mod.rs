@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind};
 
 use super::control::client::{ClientError, ControlClient};
+use super::status::DaemonStatus;
 
 /// How `zferry status` shows the status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,25 +35,62 @@ pub enum StatusUiError {
     /// JSON output failed.
     #[error("cannot print the status: {0}")]
     Json(#[from] serde_json::Error),
+    /// `--job` names a job the daemon does not run.
+    #[error("the daemon runs no job named {0:?}")]
+    UnknownJob(String),
 }
 
-/// What `dump` and `raw` print.
-pub async fn render_once(client: &ControlClient, mode: Mode) -> Result<String, StatusUiError> {
-    match mode {
-        Mode::Raw => Ok(serde_json::to_string_pretty(&client.status_json().await?)? + "\n"),
-        Mode::Dump | Mode::Interactive => {
-            Ok(view::dump_text(&client.status().await?, Timestamp::now()))
+/// Which jobs `zferry status` shows: the named ones, or every job when none is named.
+#[derive(Debug, Clone, Default)]
+pub struct JobSelection(pub Vec<String>);
+
+impl JobSelection {
+    fn shows(&self, job: &str) -> bool {
+        self.0.is_empty() || self.0.iter().any(|j| j == job)
+    }
+
+    /// The status with only the selected jobs; a named job the daemon does not run is an error.
+    pub fn apply(&self, mut status: DaemonStatus) -> Result<DaemonStatus, StatusUiError> {
+        if let Some(missing) = self.0.iter().find(|j| !status.jobs.contains_key(*j)) {
+            return Err(StatusUiError::UnknownJob(missing.clone()));
         }
+        status.jobs.retain(|name, _| self.shows(name));
+        Ok(status)
+    }
+
+    fn apply_json(&self, mut json: serde_json::Value) -> serde_json::Value {
+        if let Some(jobs) = json.get_mut("jobs").and_then(|j| j.as_object_mut()) {
+            jobs.retain(|name, _| self.shows(name));
+        }
+        json
     }
 }
 
-/// Runs the live UI until `q` or Esc, refreshing every `refresh`.
+/// What `dump` and `raw` print, and the status shown (for the exit code).
+pub async fn render_once(
+    client: &ControlClient,
+    mode: Mode,
+    jobs: &JobSelection,
+) -> Result<(String, DaemonStatus), StatusUiError> {
+    let status = jobs.apply(client.status().await?)?;
+    let text = match mode {
+        Mode::Raw => {
+            serde_json::to_string_pretty(&jobs.apply_json(client.status_json().await?))? + "\n"
+        }
+        Mode::Dump | Mode::Interactive => view::dump_text(&status, Timestamp::now()),
+    };
+    Ok((text, status))
+}
+
+/// Runs the live UI until `q` or Esc, refreshing every `refresh`; returns the status last
+/// shown.
 pub async fn run_interactive(
     client: &ControlClient,
     refresh: Duration,
-) -> Result<(), StatusUiError> {
+    jobs: &JobSelection,
+) -> Result<DaemonStatus, StatusUiError> {
     let mut terminal = ratatui::try_init()?;
-    let result = interactive_loop(client, refresh, &mut terminal).await;
+    let result = interactive_loop(client, refresh, jobs, &mut terminal).await;
     ratatui::try_restore()?;
     result
 }
@@ -60,11 +98,12 @@ pub async fn run_interactive(
 async fn interactive_loop(
     client: &ControlClient,
     refresh: Duration,
+    jobs: &JobSelection,
     terminal: &mut ratatui::DefaultTerminal,
-) -> Result<(), StatusUiError> {
+) -> Result<DaemonStatus, StatusUiError> {
     let mut selected = 0usize;
     loop {
-        let status = client.status().await?;
+        let status = jobs.apply(client.status().await?)?;
         selected = selected.min(status.jobs.len().saturating_sub(1));
         terminal.draw(|frame| view::draw(frame, &status, selected, Timestamp::now()))?;
         let key = tokio::task::spawn_blocking(move || -> std::io::Result<Option<KeyCode>> {
@@ -81,7 +120,7 @@ async fn interactive_loop(
         if let Some(key) = key {
             match apply_key(selected, key) {
                 Some(next) => selected = next,
-                None => return Ok(()),
+                None => return Ok(status),
             }
         }
     }
@@ -110,12 +149,37 @@ mod tests {
     use crate::daemon::hooks::plan::{StepReport, StepStatus};
     use crate::daemon::snapshot::round::{FsRoundReport, FsSnapState, RoundReport};
     use crate::daemon::status::*;
+    use crate::monitor::{CheckKind, CheckStatus, Level, MonitorStatus};
 
     fn t(s: &str) -> Timestamp {
         s.parse().expect("time")
     }
 
     const MIB: u64 = 1024 * 1024;
+
+    /// Lag of two filesystems (one critical) and the last success.
+    fn monitor_fixture() -> MonitorStatus {
+        let check = |fs: Option<&str>, kind, age: u64, level| CheckStatus {
+            kind,
+            filesystem: fs.map(str::to_string),
+            peer: None,
+            prefix: None,
+            since: Some(t("2024-05-01T12:00:00Z") - jiff::SignedDuration::from_secs(age as i64)),
+            age_seconds: Some(age),
+            warn_seconds: Some(900),
+            crit_seconds: Some(3600),
+            level,
+            reason: None,
+        };
+        MonitorStatus {
+            level: Level::Crit,
+            checks: vec![
+                check(Some("tank/home"), CheckKind::Lag, 300, Level::Ok),
+                check(Some("tank/vm"), CheckKind::Lag, 7200, Level::Crit),
+                check(None, CheckKind::LastSuccess, 1000, Level::Warn),
+            ],
+        }
+    }
 
     /// A push job mid-replication with one failed filesystem, pruning and a snapshot round with a
     /// fatal hook error; a sink; a snap job whose setup failed.
@@ -215,6 +279,7 @@ mod tests {
                 }),
                 errors: vec![],
             }),
+            monitor: Some(monitor_fixture()),
         };
         let sink = JobStatus {
             job_type: JobType::Sink,
@@ -224,6 +289,7 @@ mod tests {
             replication: None,
             pruning: None,
             snapshotting: None,
+            monitor: None,
         };
         let snap = JobStatus {
             job_type: JobType::Snap,
@@ -233,6 +299,7 @@ mod tests {
             replication: None,
             pruning: None,
             snapshotting: None,
+            monitor: None,
         };
         DaemonStatus {
             version: "0.1.0".into(),

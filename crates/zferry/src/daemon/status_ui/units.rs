@@ -33,6 +33,26 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
+/// `1h`, `15m`, `16m 40s`, `0s`: like [`duration`] without zero parts (for limits and ages).
+pub fn short_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    let parts: Vec<String> = [
+        (s / 86400, "d"),
+        (s / 3600 % 24, "h"),
+        (s / 60 % 60, "m"),
+        (s % 60, "s"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, unit)| format!("{n}{unit}"))
+    .collect();
+    if parts.is_empty() {
+        "0s".to_string()
+    } else {
+        parts.join(" ")
+    }
+}
+
 /// Time left to move `remaining` bytes at `bytes_per_sec`; `None` when nothing moves.
 pub fn eta(remaining: u64, bytes_per_sec: u64) -> Option<Duration> {
     (bytes_per_sec > 0).then(|| Duration::from_secs(remaining.div_ceil(bytes_per_sec)))

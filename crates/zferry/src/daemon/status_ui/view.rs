@@ -15,6 +15,7 @@ use crate::daemon::status::{
     AttemptState, DaemonStatus, FsReplicationState, JobState, JobStatus, PruneSideStatus,
     PruneState, ReplicationStatus, SnapshottingStatus,
 };
+use crate::monitor::{CheckStatus, Level, MonitorStatus};
 
 const BAR_WIDTH: usize = 30;
 
@@ -80,6 +81,9 @@ pub fn job_lines(name: &str, job: &JobStatus, now: Timestamp) -> Vec<Line<'stati
     if let Some(next) = job.next_run_at {
         lines.push(Line::from(format!("  next run: {}", when(next, now))));
     }
+    if let Some(monitor) = &job.monitor {
+        monitor_lines(monitor, &mut lines);
+    }
     if let Some(replication) = &job.replication {
         replication_lines(replication, now, &mut lines);
     }
@@ -95,6 +99,58 @@ pub fn job_lines(name: &str, job: &JobStatus, now: Timestamp) -> Vec<Line<'stati
         snapshotting_lines(snapshotting, now, &mut lines);
     }
     lines
+}
+
+fn level_style(level: Level) -> Style {
+    match level {
+        Level::Ok => Style::default().fg(Color::Green),
+        Level::Warn => Style::default().fg(Color::Yellow),
+        Level::Unknown => Style::default().fg(Color::Magenta),
+        Level::Crit => Style::default().fg(Color::Red),
+    }
+}
+
+fn limit_text(c: &CheckStatus) -> String {
+    let secs = |s: u64| units::short_duration(std::time::Duration::from_secs(s));
+    match (c.warn_seconds, c.crit_seconds) {
+        (None, None) => String::new(),
+        (w, cr) => {
+            let parts: Vec<String> = [("warn", w), ("crit", cr)]
+                .into_iter()
+                .filter_map(|(n, v)| v.map(|v| format!("{n} {}", secs(v))))
+                .collect();
+            format!("  ({})", parts.join(", "))
+        }
+    }
+}
+
+/// The job's freshness against its limits: one line per check, the worst level in the heading.
+fn monitor_lines(m: &MonitorStatus, lines: &mut Vec<Line<'static>>) {
+    lines.push(Line::from(vec![
+        Span::styled(
+            "Monitor".to_string(),
+            Style::default().add_modifier(Modifier::BOLD),
+        ),
+        Span::raw("  "),
+        Span::styled(m.level.word().to_string(), level_style(m.level)),
+    ]));
+    let labels: Vec<String> = m.checks.iter().map(CheckStatus::label).collect();
+    let width = labels.iter().map(String::len).max().unwrap_or(0);
+    for (c, label) in m.checks.iter().zip(labels) {
+        let figure = match c.age_seconds {
+            Some(age) => units::short_duration(std::time::Duration::from_secs(age)),
+            None => "-".to_string(),
+        };
+        let mut spans = vec![
+            Span::raw(format!("  {label:<width$}  ")),
+            Span::styled(format!("{:<7}", c.level.word()), level_style(c.level)),
+            Span::raw(format!(" {figure:<8}{}", limit_text(c))),
+        ];
+        if let Some(reason) = &c.reason {
+            spans.push(Span::raw(format!("  {reason}")));
+        }
+        lines.push(Line::from(spans));
+    }
 }
 
 fn replication_lines(r: &ReplicationStatus, now: Timestamp, lines: &mut Vec<Line<'static>>) {
