@@ -381,6 +381,20 @@ pub enum What {
     Logging,
 }
 
+/// An error with its causes, each once: `a: b: c`. Many errors already show their cause in their
+/// own text (`cannot connect to …: No such file or directory`); such a cause is not repeated.
+pub fn error_text(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
 /// Runs a parsed command line and returns its exit code.
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     let done = match cli.command {

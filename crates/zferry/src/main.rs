@@ -18,7 +18,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("zferry: {e:#}");
+            eprintln!("zferry: {}", zferry::cli::error_text(&e));
             ExitCode::FAILURE
         }
     }

@@ -36,7 +36,10 @@ pub fn run(config_path: Option<&Path>, args: &CheckArgs) -> u8 {
         Ok(results) => render(&results, args.verbose),
         Err(e) => (
             Level::Unknown,
-            format!("ZFERRY UNKNOWN - {}\n", one_line(&format!("{e:#}"))),
+            format!(
+                "ZFERRY UNKNOWN - {}\n",
+                one_line(&crate::cli::error_text(&e))
+            ),
         ),
     };
     print!("{text}");

@@ -4,6 +4,7 @@
 pub mod units;
 pub mod view;
 
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -35,6 +36,11 @@ pub enum StatusUiError {
     /// JSON output failed.
     #[error("cannot print the status: {0}")]
     Json(#[from] serde_json::Error),
+    /// The interactive view was asked for without a terminal.
+    #[error(
+        "the interactive status needs a terminal; use `zferry status --mode dump` (text) or `--mode raw` (JSON)"
+    )]
+    NoTerminal,
     /// `--job` names a job the daemon does not run.
     #[error("the daemon runs no job named {0:?}")]
     UnknownJob(String),
@@ -89,6 +95,9 @@ pub async fn run_interactive(
     refresh: Duration,
     jobs: &JobSelection,
 ) -> Result<DaemonStatus, StatusUiError> {
+    if !std::io::stdout().is_terminal() {
+        return Err(StatusUiError::NoTerminal);
+    }
     let mut terminal = ratatui::try_init()?;
     let result = interactive_loop(client, refresh, jobs, &mut terminal).await;
     ratatui::try_restore()?;
