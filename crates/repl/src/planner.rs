@@ -105,7 +105,7 @@ pub enum Conflict {
     /// The receiver has snapshots after the most recent common one.
     #[error(
         "receiver diverged: it has snapshot(s) {} after the most recent common snapshot {common}, which the sender lacks; \
-         nothing was destroyed (allow rollback for this job, or destroy them by hand)",
+         nothing was destroyed (destroy them on the receiver by hand to continue)",
         receiver_only.iter().map(|n| format!("@{n}")).collect::<Vec<_>>().join(", ")
     )]
     Diverged {
@@ -117,7 +117,7 @@ pub enum Conflict {
     /// The receiver was written to since its most recent snapshot.
     #[error(
         "receiver modified: {written} bytes written since its most recent snapshot @{newest}; \
-         nothing was destroyed (roll it back by hand, or allow rollback for this job)"
+         nothing was destroyed (roll the receiver back to @{newest} by hand to continue)"
     )]
     ReceiverModified {
         /// Bytes written.

@@ -108,3 +108,50 @@ fn lag_metric_only_for_the_jobs_filesystems() {
         .collect();
     assert_eq!(lagged, [data_fs.as_str()]);
 }
+
+// Observation 11: configuration.md said a grid interval keeps its newest snapshots, pruning.md
+// (and the code, like zrepl) the oldest.
+#[test]
+fn grid_docs_agree_the_oldest_per_interval_is_kept() {
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
+    for file in ["configuration.md", "pruning.md"] {
+        let text = std::fs::read_to_string(docs.join(file)).expect("docs");
+        // The grid's description: the paragraph (or table row) that explains `keep=`.
+        let grid: Vec<&str> = text
+            .split("\n\n")
+            .flat_map(|p| {
+                if p.starts_with('|') {
+                    p.lines().collect()
+                } else {
+                    vec![p]
+                }
+            })
+            .filter(|p| p.contains("keep=") && p.contains("snapshots") && !p.starts_with("```"))
+            .collect();
+        assert!(!grid.is_empty(), "{file} does not describe grids");
+        for part in grid {
+            assert!(part.contains("oldest"), "{file}: {part}");
+            assert!(!part.contains("newest snapshots"), "{file}: {part}");
+        }
+    }
+}
+
+// Observation 9: a dataset that does not exist printed nothing and exited 0.
+#[test]
+fn commands_given_a_missing_dataset_say_so() {
+    let w = World::new();
+    let pool = w.create_pool("p");
+    let missing = format!("{pool}/nosuch");
+    for args in [
+        vec!["test", "placeholder", "--dataset", &missing],
+        vec!["zfs-abstraction", "list", "--fs", &missing],
+    ] {
+        let out = w.output(zferry_bin(), &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("dataset {missing} does not exist")),
+            "{args:?}: {stderr}"
+        );
+    }
+}

@@ -8,12 +8,12 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use zferry_zfs::{DatasetPath, Zfs};
+use zferry_zfs::Zfs;
 
 use super::control::{block_on, load_config};
 use crate::cli::TestCommand;
 use crate::config::Job;
-use crate::jobs::datasets::list_pools;
+use crate::jobs::datasets::{existing_dataset, list_pools};
 
 /// One output line of `test filesystems`: zrepl's verdict word, the dataset, and zrepl's error
 /// column, which stays empty (a zferry filter is checked when the configuration loads, so
@@ -58,7 +58,11 @@ pub fn run(config_path: Option<&Path>, command: &TestCommand) -> anyhow::Result<
         TestCommand::Placeholder { all, dataset } => {
             let datasets = block_on(async {
                 let roots = match (dataset, all) {
-                    (Some(ds), _) => vec![DatasetPath::new(ds.as_str())?],
+                    (Some(ds), _) => vec![
+                        existing_dataset(&zfs, ds)
+                            .await
+                            .map_err(anyhow::Error::msg)?,
+                    ],
                     (None, true) => list_pools(&zfs).await.map_err(anyhow::Error::msg)?,
                     (None, false) => bail!("give --all or --dataset DS"),
                 };

@@ -17,7 +17,7 @@ use zferry_zfs::{
 };
 
 use crate::cli::{AbstractionFilter, AbstractionType, ZfsAbstractionCommand};
-use crate::jobs::datasets::list_pools;
+use crate::jobs::datasets::{existing_dataset, list_pools};
 
 /// One abstraction found on disk.
 #[derive(Debug, Clone, Serialize)]
@@ -220,7 +220,11 @@ pub fn run(command: &ZfsAbstractionCommand) -> anyhow::Result<()> {
             }
         };
         let roots = match &filter.fs {
-            Some(fs) => vec![DatasetPath::new(fs.as_str())?],
+            Some(fs) => vec![
+                existing_dataset(&zfs, fs)
+                    .await
+                    .map_err(anyhow::Error::msg)?,
+            ],
             None => list_pools(&zfs).await.map_err(anyhow::Error::msg)?,
         };
         let found: Vec<Found> = find(&zfs, &roots)

@@ -29,6 +29,21 @@ pub async fn filter_roots(
     Ok(roots)
 }
 
+/// `name` as a dataset path, when that dataset exists (commands given a dataset that does not
+/// exist must say so rather than list nothing).
+pub async fn existing_dataset(zfs: &Zfs, name: &str) -> Result<DatasetPath, String> {
+    let path = DatasetPath::new(name).map_err(|e| format!("{name:?}: {e}"))?;
+    let found = zfs
+        .list_datasets(std::slice::from_ref(&path))
+        .await
+        .map_err(|e| format!("listing {name}: {e}"))?;
+    if found.iter().any(|d| d.path == path) {
+        Ok(path)
+    } else {
+        Err(format!("dataset {name} does not exist"))
+    }
+}
+
 /// All imported pools.
 pub async fn list_pools(zfs: &Zfs) -> Result<Vec<DatasetPath>, String> {
     zfs.list_pools().await.map_err(|e| e.to_string())
