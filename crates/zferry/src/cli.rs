@@ -334,7 +334,7 @@ pub enum SignalCommand {
         #[arg(long)]
         wait: bool,
     },
-    /// Abort JOB's current run and clear its error state.
+    /// Abort JOB's current run; its report stays in the status, marked as aborted.
     Reset {
         /// The job.
         job: String,

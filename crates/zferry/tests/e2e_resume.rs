@@ -53,10 +53,12 @@ fn reset_aborts_a_running_step_and_the_next_run_resumes() {
     );
     let status = host.status();
     assert_eq!(status["jobs"]["push"]["state"], "idle");
-    assert!(
-        status["jobs"]["push"]["replication"].is_null(),
-        "{status:#}"
+    let aborted = &status["jobs"]["push"]["replication"];
+    assert_eq!(
+        aborted["state"], "failed",
+        "the aborted run's report stays: {status:#}"
     );
+    assert_eq!(aborted["error"], "the run was aborted by a reset");
     let out = host.cli(&["signal", "reset", "sink"]);
     assert_eq!(out.status.code(), Some(1), "a sink has no run to reset");
 

@@ -155,3 +155,157 @@ fn commands_given_a_missing_dataset_say_so() {
         );
     }
 }
+
+/// A step: `(state, bytes expected, bytes replicated, resumed)`.
+type Step<'a> = (&'a str, u64, u64, bool);
+
+/// A run of `filesystems` (each `(path, fs state, steps)`), as the engine reports it, turned
+/// into the status model.
+fn run_status(
+    attempt_state: &str,
+    filesystems: &[(&str, &str, &[Step<'_>])],
+) -> zferry::daemon::status::ReplicationStatus {
+    let fss: Vec<serde_json::Value> = filesystems
+        .iter()
+        .map(|(path, state, steps)| {
+            let steps: Vec<serde_json::Value> = steps
+                .iter()
+                .map(|(st, expected, done, resumed)| {
+                    serde_json::json!({"from": "@a", "to": "b", "incremental": "single",
+                        "snapshots": 1, "state": st, "bytes_expected": expected,
+                        "bytes_replicated": done, "resumed": resumed, "start_order": null,
+                        "error": null})
+                })
+                .collect();
+            serde_json::json!({"path": path, "state": state, "error": null, "steps": steps})
+        })
+        .collect();
+    let report: zferry_repl::report::Report = serde_json::from_value(serde_json::json!({
+        "started_at": 1_700_000_000, "finished_at": 1_700_000_010,
+        "attempts": [{"number": 1, "started_at": 1_700_000_000, "finished_at": 1_700_000_010,
+            "state": attempt_state, "error": null, "filesystems": fss}]
+    }))
+    .expect("a report");
+    zferry::jobs::report::replication_status(&report, jiff::Timestamp::now()).expect("status")
+}
+
+fn dump_of(replication: zferry::daemon::status::ReplicationStatus, now: jiff::Timestamp) -> String {
+    use zferry::daemon::status::{DaemonStatus, JobState, JobStatus, JobType};
+    let mut job = JobStatus::new(JobType::Push, JobState::Idle);
+    job.replication = Some(replication);
+    let status = DaemonStatus {
+        version: "test".into(),
+        started_at: now,
+        jobs: [("push".to_string(), job)].into_iter().collect(),
+    };
+    zferry::daemon::status_ui::view::dump_text(&status, now)
+}
+
+// Observation 5: `step 0/1` while the first step ran, and a resumed step was not marked.
+#[test]
+fn running_step_counts_from_one_and_resumed_steps_are_marked() {
+    let running = run_status(
+        "executing",
+        &[("p/a", "running", &[("running", 100, 50, true)])],
+    );
+    let text = dump_of(running, jiff::Timestamp::now());
+    assert!(text.contains("step 1/1"), "{text}");
+    assert!(text.contains("@a -> @b (resumed)"), "{text}");
+    let done = run_status("done", &[("p/a", "done", &[("done", 100, 100, true)])]);
+    let text = dump_of(done, jiff::Timestamp::now());
+    assert!(
+        text.contains("step 1/1") && text.contains("(1 step resumed)"),
+        "{text}"
+    );
+}
+
+// Observation 5: a finished run with nothing to send showed a `0%` progress bar.
+#[test]
+fn finished_run_with_nothing_to_send_shows_no_zero_percent() {
+    let idle = run_status("done", &[("p/a", "up_to_date", &[])]);
+    let text = dump_of(idle, jiff::Timestamp::now());
+    assert!(!text.contains("0%"), "{text}");
+    assert!(text.contains("nothing to send"), "{text}");
+}
+
+// Observation 5: a time just past showed as `in 0s`, and `1 filesystems`.
+#[test]
+fn times_just_past_are_now_and_counts_are_singular() {
+    use zferry::daemon::status::{
+        DaemonStatus, FsPruneStatus, JobState, JobStatus, JobType, PruneSideStatus, PruneState,
+        PruningStatus,
+    };
+    let now: jiff::Timestamp = "2024-05-01T12:00:00.400Z".parse().expect("time");
+    let mut job = JobStatus::new(JobType::Push, JobState::Idle);
+    job.next_run_at = Some("2024-05-01T12:00:00Z".parse().expect("time"));
+    job.pruning = Some(PruningStatus {
+        sender: Some(PruneSideStatus {
+            state: PruneState::Done,
+            error: None,
+            filesystems: vec![FsPruneStatus {
+                filesystem: "p/a".into(),
+                keep: 3,
+                destroy: 1,
+                error: None,
+            }],
+        }),
+        receiver: None,
+    });
+    let status = DaemonStatus {
+        version: "test".into(),
+        started_at: now,
+        jobs: [("push".to_string(), job)].into_iter().collect(),
+    };
+    let text = zferry::daemon::status_ui::view::dump_text(&status, now);
+    assert!(!text.contains("in 0s"), "{text}");
+    assert!(
+        text.contains("next run: 2024-05-01 12:00:00 UTC (now)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 filesystem, 1 snapshot to destroy"),
+        "{text}"
+    );
+}
+
+// Observation 5: after `zferry signal reset` the aborted run's report disappeared from status.
+#[test]
+fn reset_keeps_the_aborted_runs_report() {
+    let w = World::new();
+    let src = w.create_pool("src");
+    let dst = w.create_pool("dst");
+    let fs = format!("{src}/data");
+    w.create(&fs);
+    w.write(&fs, "big.bin", &data(9, 2_000_000));
+    w.snap(&fs, "s1");
+    let mut jobs = e2e_common::local_push_sink(&format!("{dst}/sink"), &[(&fs, true)]);
+    jobs.push_str("    send:\n      bandwidth_limit:\n        max: 200 KB\n");
+    let host = Host::start(w, "host", "", &jobs);
+    let out = host.cli(&["signal", "wakeup", "push"]);
+    assert!(out.status.success());
+    e2e_common::wait_until(
+        std::time::Duration::from_secs(30),
+        "the step streaming",
+        || {
+            host.status()["jobs"]["push"]["replication"]["bytes_replicated"]
+                .as_u64()
+                .is_some_and(|b| b > 100_000)
+        },
+    );
+    assert!(host.cli(&["signal", "reset", "push"]).status.success());
+    let status = host.status();
+    let r = &status["jobs"]["push"]["replication"];
+    assert_eq!(r["state"], "failed", "{status:#}");
+    assert_eq!(r["error"], "the run was aborted by a reset");
+    assert!(
+        r["bytes_replicated"].as_u64().unwrap_or(0) > 100_000,
+        "{r:#}"
+    );
+    assert!(r["finished_at"].is_string(), "{r:#}");
+    let dump = host.cli(&["status", "--mode", "dump"]);
+    assert_eq!(
+        dump.status.code(),
+        Some(2),
+        "a failed last run fails `status`"
+    );
+}

@@ -173,9 +173,16 @@ pub struct FsReplicationStatus {
     pub bytes_expected: u64,
     /// Bytes sent so far.
     pub bytes_replicated: u64,
+    /// Steps that resumed an interrupted receive instead of starting over.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub resumed_steps: u32,
     /// Why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Pruning of both sides.

@@ -115,14 +115,10 @@ impl ActiveJob {
                     return;
                 }
                 () = reset.notified() => {
-                    self.shared.set_progress(None);
-                    self.shared.update(|s| {
-                        s.state = JobState::Idle;
-                        s.replication = None;
-                        s.pruning = None;
-                    });
+                    const WHY: &str = "the run was aborted by a reset";
+                    self.shared.abort_run(WHY);
                     tracing::info!(job = %self.name, "run aborted by reset");
-                    RunOutcome::failed("the run was aborted by a reset")
+                    RunOutcome::failed(WHY)
                 }
                 outcome = self.run_once() => outcome,
             };

@@ -41,9 +41,16 @@ pub fn fs_bytes(fs: &FsReport) -> u64 {
 }
 
 fn fs_status(fs: &FsReport) -> FsReplicationStatus {
-    let step_name = |s: &report::StepReport| match &s.from {
-        Some(from) => format!("{from} -> @{}", s.to),
-        None => format!("full @{}", s.to),
+    let step_name = |s: &report::StepReport| {
+        let name = match &s.from {
+            Some(from) => format!("{from} -> @{}", s.to),
+            None => format!("full @{}", s.to),
+        };
+        if s.resumed {
+            format!("{name} (resumed)")
+        } else {
+            name
+        }
     };
     FsReplicationStatus {
         filesystem: fs.path.to_string(),
@@ -57,6 +64,7 @@ fn fs_status(fs: &FsReport) -> FsReplicationStatus {
             .map(step_name),
         bytes_expected: fs.steps.iter().filter_map(|s| s.bytes_expected).sum(),
         bytes_replicated: fs_bytes(fs),
+        resumed_steps: count(fs.steps.iter().filter(|s| s.resumed)),
         error: fs.error.as_ref().map(|e| e.message.clone()),
     }
 }

@@ -8,7 +8,7 @@ use zferry_repl::report::Progress;
 
 use super::report::replication_status;
 use crate::config::monitor::Monitor;
-use crate::daemon::status::{JobState, JobStatus, JobType};
+use crate::daemon::status::{AttemptState, JobState, JobStatus, JobType, PruneState};
 use crate::monitor::{Observed, Selection, assess};
 
 /// A job's monitor limits and what it observed.
@@ -84,6 +84,41 @@ impl JobShared {
     /// Publishes (or, with `None`, withdraws) the live progress of a replication.
     pub fn set_progress(&self, progress: Option<Progress>) {
         *self.progress.lock().unwrap_or_else(PoisonError::into_inner) = progress;
+    }
+
+    /// Ends a run that was aborted (by a reset): its report stays in the status as a failed
+    /// attempt (and an interrupted pruning side as failed) with `why`, instead of vanishing.
+    pub fn abort_run(&self, why: &str) {
+        let live = self
+            .progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .map(|p| p.snapshot());
+        let now = jiff::Timestamp::now();
+        self.update(|s| {
+            s.state = JobState::Idle;
+            if let Some(r) = live.and_then(|report| replication_status(&report, now)) {
+                s.replication = Some(r);
+            }
+            if let Some(r) = s.replication.as_mut()
+                && matches!(r.state, AttemptState::Planning | AttemptState::Running)
+            {
+                r.state = AttemptState::Failed;
+                r.finished_at = Some(now);
+                r.error = Some(why.to_string());
+            }
+            let sides = s
+                .pruning
+                .iter_mut()
+                .flat_map(|p| [&mut p.sender, &mut p.receiver]);
+            for side in sides.flatten() {
+                if matches!(side.state, PruneState::Pending | PruneState::Running) {
+                    side.state = PruneState::Failed;
+                    side.error = Some(why.to_string());
+                }
+            }
+        });
     }
 
     /// The current status, with the live replication progress merged in.

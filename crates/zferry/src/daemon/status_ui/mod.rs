@@ -216,6 +216,7 @@ mod tests {
                         current_step: None,
                         bytes_expected: 512 * MIB,
                         bytes_replicated: 512 * MIB,
+                        resumed_steps: 0,
                         error: None,
                     },
                     FsReplicationStatus {
@@ -226,6 +227,7 @@ mod tests {
                         current_step: Some("@zrepl_1 -> @zrepl_2".into()),
                         bytes_expected: 1536 * MIB,
                         bytes_replicated: 512 * MIB,
+                        resumed_steps: 0,
                         error: None,
                     },
                     FsReplicationStatus {
@@ -236,6 +238,7 @@ mod tests {
                         current_step: None,
                         bytes_expected: 0,
                         bytes_replicated: 0,
+                        resumed_steps: 0,
                         error: Some("cannot receive: dataset is busy".into()),
                     },
                 ],

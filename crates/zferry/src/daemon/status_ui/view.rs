@@ -37,10 +37,20 @@ fn when(t: Timestamp, now: Timestamp) -> String {
     let delta = t.duration_since(now);
     let secs = delta.as_secs();
     let rel = units::duration(std::time::Duration::from_secs(secs.unsigned_abs()));
-    if secs >= 0 {
-        format!("{} (in {rel})", t.strftime("%Y-%m-%d %H:%M:%S UTC"))
+    let at = t.strftime("%Y-%m-%d %H:%M:%S UTC");
+    match secs {
+        0 => format!("{at} (now)"),
+        s if s > 0 => format!("{at} (in {rel})"),
+        _ => format!("{at} ({rel} ago)"),
+    }
+}
+
+/// `1 filesystem`, `2 filesystems`.
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
     } else {
-        format!("{} ({rel} ago)", t.strftime("%Y-%m-%d %H:%M:%S UTC"))
+        format!("{n} {what}s")
     }
 }
 
@@ -179,13 +189,19 @@ fn replication_lines(r: &ReplicationStatus, now: Timestamp, lines: &mut Vec<Line
         (AttemptState::Running, Some(eta)) => format!("  ETA {}", units::duration(eta)),
         _ => String::new(),
     };
-    lines.push(Line::from(format!(
-        "  {}  {} / {}  {}{eta}",
-        units::progress_bar(r.bytes_replicated, r.bytes_expected, BAR_WIDTH),
-        units::bytes(r.bytes_replicated),
-        units::bytes(r.bytes_expected),
-        units::rate(r.rate_bytes_per_sec),
-    )));
+    if r.bytes_expected == 0 && r.state == AttemptState::Done {
+        lines.push(Line::from(
+            "  nothing to send: every filesystem is up to date",
+        ));
+    } else {
+        lines.push(Line::from(format!(
+            "  {}  {} / {}  {}{eta}",
+            units::progress_bar(r.bytes_replicated, r.bytes_expected, BAR_WIDTH),
+            units::bytes(r.bytes_replicated),
+            units::bytes(r.bytes_expected),
+            units::rate(r.rate_bytes_per_sec),
+        )));
+    }
     let width = r
         .filesystems
         .iter()
@@ -204,7 +220,7 @@ fn replication_lines(r: &ReplicationStatus, now: Timestamp, lines: &mut Vec<Line
             Span::styled(format!("{:<8}", json_name(&fs.state)), style),
             Span::raw(format!(
                 "  step {}/{}  {} / {}",
-                fs.steps_done,
+                step_number(fs),
                 fs.steps_total,
                 units::bytes(fs.bytes_replicated),
                 units::bytes(fs.bytes_expected)
@@ -212,11 +228,24 @@ fn replication_lines(r: &ReplicationStatus, now: Timestamp, lines: &mut Vec<Line
         ];
         if let Some(step) = &fs.current_step {
             spans.push(Span::raw(format!("  {step}")));
+        } else if fs.resumed_steps > 0 {
+            let resumed = count(usize::try_from(fs.resumed_steps).unwrap_or(0), "step");
+            spans.push(Span::raw(format!("  ({resumed} resumed)")));
         }
         lines.push(Line::from(spans));
         if let Some(error) = &fs.error {
             lines.push(error_line("    ", error));
         }
+    }
+}
+
+/// The step shown as `step i/n`: the one being sent (1-based) while a step runs, else the
+/// number done.
+fn step_number(fs: &crate::daemon::status::FsReplicationStatus) -> u32 {
+    if fs.current_step.is_some() {
+        (fs.steps_done + 1).min(fs.steps_total)
+    } else {
+        fs.steps_done
     }
 }
 
@@ -231,8 +260,9 @@ fn prune_side_lines(side: &str, status: &PruneSideStatus, lines: &mut Vec<Line<'
         Span::raw(format!("  {side}: ")),
         Span::styled(json_name(&status.state), style),
         Span::raw(format!(
-            "  {} filesystems, {destroy} snapshots to destroy",
-            status.filesystems.len()
+            "  {}, {} to destroy",
+            count(status.filesystems.len(), "filesystem"),
+            count(usize::try_from(destroy).unwrap_or(usize::MAX), "snapshot")
         )),
     ]));
     if let Some(error) = &status.error {
