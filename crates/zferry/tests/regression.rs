@@ -246,6 +246,7 @@ fn times_just_past_are_now_and_counts_are_singular() {
                 filesystem: "p/a".into(),
                 keep: 3,
                 destroy: 1,
+                protected: vec![],
                 error: None,
             }],
         }),
@@ -308,4 +309,48 @@ fn reset_keeps_the_aborted_runs_report() {
         Some(2),
         "a failed last run fails `status`"
     );
+}
+
+// Observation 4: pruning reported `keep 0` where snapshots were kept (it counted only the
+// protected ones), gave no reason for a snapshot kept by a hold, and labelled a snap job's
+// local pruning `sender:`.
+#[test]
+fn pruning_counts_every_kept_snapshot_says_why_and_labels_snap_jobs_local() {
+    let w = World::new();
+    let src = w.create_pool("src");
+    let fs = format!("{src}/data");
+    w.create(&fs);
+    for s in ["s1", "s2", "s3", "s4"] {
+        w.snap(&fs, s);
+    }
+    w.zfs_ok(&["hold", "mine", &format!("{fs}@s1")]);
+    let jobs = format!(
+        "  - name: local
+    type: snap
+    filesystems:
+      \"{fs}\": true
+    snapshotting:
+      type: manual
+    pruning:
+      keep:
+        - type: last_n
+          count: 2
+"
+    );
+    let host = Host::start(w, "host", "", &jobs);
+    host.wakeup_wait("local");
+    assert_eq!(host.w().snapshots(&fs), ["s1", "s3", "s4"]);
+    let status = host.status();
+    let pruned = &status["jobs"]["local"]["pruning"]["sender"]["filesystems"][0];
+    assert_eq!(pruned["keep"], 3, "{pruned:#}");
+    assert_eq!(pruned["destroy"], 1, "{pruned:#}");
+    assert_eq!(pruned["protected"][0], "@s1: 1 user hold(s)", "{pruned:#}");
+    let dump = host.cli(&["status", "--mode", "dump"]);
+    let text = String::from_utf8_lossy(&dump.stdout);
+    assert!(
+        text.contains("  local: done  1 filesystem, 1 snapshot to destroy"),
+        "{text}"
+    );
+    assert!(!text.contains("sender:"), "{text}");
+    assert!(text.contains("kept @s1: 1 user hold(s)"), "{text}");
 }

@@ -48,6 +48,9 @@ pub struct PruneReport {
 pub struct FsPruneReport {
     /// The filesystem.
     pub path: Option<FsPath>,
+    /// Snapshots the filesystem had before pruning.
+    #[serde(default)]
+    pub snapshots: usize,
     /// Snapshots destroyed.
     pub destroyed: Vec<String>,
     /// Snapshots the rules would destroy but that were kept, with why.
@@ -138,6 +141,7 @@ async fn prune_inner(
             .collect();
         let mut fs_report = FsPruneReport {
             path: Some(fs.path.clone()),
+            snapshots: snaps.len(),
             ..FsPruneReport::default()
         };
         for i in destroy_set(rules, &rule_snaps) {

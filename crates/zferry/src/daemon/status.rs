@@ -227,10 +227,14 @@ pub struct PruneSideStatus {
 pub struct FsPruneStatus {
     /// The filesystem.
     pub filesystem: String,
-    /// Snapshots kept.
+    /// Snapshots kept (every snapshot not destroyed).
     pub keep: u32,
     /// Snapshots destroyed (or to destroy).
     pub destroy: u32,
+    /// Snapshots the rules would destroy but that are kept, each as `name: why` (a replication
+    /// cursor points at it, it has a hold).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protected: Vec<String>,
     /// Why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

@@ -241,7 +241,14 @@ impl ActiveJob {
         self.metrics
             .observe_pruning(&self.name, side, started.elapsed());
         let destroyed: usize = report.filesystems.iter().map(|f| f.destroyed.len()).sum();
-        tracing::info!(job = %self.name, subsystem = "pruning", side, destroyed, "pruning done");
+        match prune_failure(side, &report) {
+            None => {
+                tracing::info!(job = %self.name, subsystem = "pruning", side, destroyed, "pruning done");
+            }
+            Some(error) => {
+                tracing::warn!(job = %self.name, subsystem = "pruning", side, destroyed, %error, "pruning failed");
+            }
+        }
         self.set_prune(side, prune_side_status(&report));
         report
     }

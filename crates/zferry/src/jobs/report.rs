@@ -137,8 +137,13 @@ pub fn prune_side_status(report: &PruneReport) -> PruneSideStatus {
         .iter()
         .map(|f| FsPruneStatus {
             filesystem: f.path.as_ref().map(ToString::to_string).unwrap_or_default(),
-            keep: u32::try_from(f.skipped.len()).unwrap_or(u32::MAX),
+            keep: u32::try_from(f.snapshots.saturating_sub(f.destroyed.len())).unwrap_or(u32::MAX),
             destroy: u32::try_from(f.destroyed.len()).unwrap_or(u32::MAX),
+            protected: f
+                .skipped
+                .iter()
+                .map(|k| format!("@{}: {}", k.name, k.reason))
+                .collect(),
             error: (!f.errors.is_empty()).then(|| {
                 f.errors
                     .iter()
@@ -249,6 +254,7 @@ mod tests {
         let mut p = PruneReport::default();
         p.filesystems.push(FsPruneReport {
             path: Some(FsPath::new("pool/a").expect("path")),
+            snapshots: 3,
             destroyed: vec!["s1".into()],
             skipped: vec![],
             errors: vec![SkippedSnapshot {

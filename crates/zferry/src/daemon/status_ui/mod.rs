@@ -251,6 +251,7 @@ mod tests {
                         filesystem: "tank/home".into(),
                         keep: 10,
                         destroy: 2,
+                        protected: vec!["@zrepl_1: the replication cursor points at it".into()],
                         error: None,
                     }],
                 }),

@@ -12,7 +12,7 @@ use super::units;
 use crate::daemon::hooks::plan::StepStatus;
 use crate::daemon::snapshot::round::FsSnapState;
 use crate::daemon::status::{
-    AttemptState, DaemonStatus, FsReplicationState, JobState, JobStatus, PruneSideStatus,
+    AttemptState, DaemonStatus, FsReplicationState, JobState, JobStatus, JobType, PruneSideStatus,
     PruneState, ReplicationStatus, SnapshottingStatus,
 };
 use crate::monitor::{CheckStatus, Level, MonitorStatus};
@@ -99,7 +99,13 @@ pub fn job_lines(name: &str, job: &JobStatus, now: Timestamp) -> Vec<Line<'stati
     }
     if let Some(pruning) = &job.pruning {
         lines.push(heading("Pruning"));
-        for (side, status) in [("sender", &pruning.sender), ("receiver", &pruning.receiver)] {
+        // A snap job prunes its own filesystems, reported as the sending side.
+        let first = if job.job_type == JobType::Snap {
+            "local"
+        } else {
+            "sender"
+        };
+        for (side, status) in [(first, &pruning.sender), ("receiver", &pruning.receiver)] {
             if let Some(status) = status {
                 prune_side_lines(side, status, &mut lines);
             }
@@ -273,6 +279,9 @@ fn prune_side_lines(side: &str, status: &PruneSideStatus, lines: &mut Vec<Line<'
             "    {}  keep {}  destroy {}",
             fs.filesystem, fs.keep, fs.destroy
         )));
+        for kept in &fs.protected {
+            lines.push(Line::from(format!("      kept {kept}")));
+        }
         if let Some(error) = &fs.error {
             lines.push(error_line("      ", error));
         }
