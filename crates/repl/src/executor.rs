@@ -32,6 +32,7 @@ use std::time::Duration;
 use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::endpoint::{
     ClearResumeTokenRequest, EndpointError, ErrorKind, FilesystemInfo, FilesystemVersions, FsPath,
@@ -361,10 +362,15 @@ async fn run_attempt(
             let sender = Arc::clone(sender);
             let receiver = Arc::clone(receiver);
             let progress = progress.clone();
-            running.spawn(async move {
-                let result = run_step(sender, receiver, path, step, &progress, i, step_index).await;
-                (i, step_index, result)
-            });
+            // In the caller's span, so the step's log lines name the job.
+            running.spawn(
+                async move {
+                    let result =
+                        run_step(sender, receiver, path, step, &progress, i, step_index).await;
+                    (i, step_index, result)
+                }
+                .in_current_span(),
+            );
         }
         let Some(joined) = running.join_next().await else {
             break;

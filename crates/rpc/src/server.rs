@@ -19,6 +19,7 @@ use crate::transport::{Authenticating, Listener};
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+use tracing::Instrument;
 use zferry_repl::endpoint::{
     ByteStream, Endpoint, EndpointError, ReceiveRequest, Receiver, SendRequest, Sender,
 };
@@ -130,7 +131,10 @@ where
                 Ok(ticket) => {
                     let service = service.clone();
                     let options = options.clone();
-                    running.spawn(handle(ticket, incoming.auth, service, options));
+                    // In the caller's span: the connection's log lines name the serving job.
+                    running.spawn(
+                        handle(ticket, incoming.auth, service, options).in_current_span(),
+                    );
                 }
                 Err(refusal) => refusals.note(&where_, &refusal),
             },

@@ -354,3 +354,71 @@ fn pruning_counts_every_kept_snapshot_says_why_and_labels_snap_jobs_local() {
     assert!(!text.contains("sender:"), "{text}");
     assert!(text.contains("kept @s1: 1 user hold(s)"), "{text}");
 }
+
+// Observation 8: sink-side and debug log lines carried no job name.
+#[test]
+fn sink_and_debug_log_lines_name_their_job() {
+    let (laptop, backup) = (World::new(), World::new());
+    let src = laptop.create_pool("src");
+    let dst = backup.create_pool("dst");
+    let fs = format!("{src}/data");
+    laptop.create(&fs);
+    laptop.snap(&fs, "s1");
+    let port = free_port();
+    let sink = Host::start(
+        backup,
+        "backup",
+        "",
+        &format!(
+            "  - name: sink
+    type: sink
+    root_fs: {dst}/sink
+    serve:
+      type: tcp
+      listen: \"127.0.0.1:{port}\"
+      clients:
+        \"127.0.0.1\": \"laptop\"
+"
+        ),
+    );
+    let push = Host::start(
+        laptop,
+        "laptop",
+        "",
+        &format!(
+            "  - name: push
+    type: push
+    connect:
+      type: tcp
+      address: \"127.0.0.1:{port}\"
+    filesystems:
+      \"{fs}\": true
+    snapshotting:
+      type: manual
+    pruning:
+      keep_sender:
+        - type: not_replicated
+      keep_receiver:
+        - type: last_n
+          count: 2
+"
+        ),
+    );
+    push.wakeup_wait("push");
+    for (host, job) in [(&sink, "sink"), (&push, "push")] {
+        let log = host.log_text();
+        let commands: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("msg=running command="))
+            .collect();
+        assert!(!commands.is_empty(), "{log}");
+        let anonymous: Vec<&&str> = commands
+            .iter()
+            .filter(|l| !l.contains(&format!("job={job}")))
+            .collect();
+        assert!(
+            anonymous.is_empty(),
+            "lines without job={job}: {anonymous:#?}"
+        );
+    }
+}

@@ -28,6 +28,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 use zferry_zfs::{Zfs, ZfsConfig};
 
 use crate::config::Config;
@@ -114,7 +115,9 @@ pub async fn run(
             Ok(built) => {
                 tracing::info!(job = %job.name(), r#type = job.type_name(), "job started");
                 for task in built.tasks {
-                    tasks.spawn(task);
+                    // Every line a job's tasks log (also the `zfs` debug lines and a passive
+                    // job's connections) carries the job's name.
+                    tasks.spawn(task.instrument(tracing::info_span!("job", job = %job.name())));
                 }
                 handles.push(built.handle);
             }
