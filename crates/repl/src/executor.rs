@@ -102,6 +102,8 @@ pub async fn replicate(
             state: AttemptState::Planning,
             error: None,
             filesystems: Vec::new(),
+            next_retry_at: None,
+            gives_up_at: None,
         });
         let result = run_attempt(&sender, &receiver, options, progress, &mut run).await;
         let retry = {
@@ -125,9 +127,17 @@ pub async fn replicate(
         if !retry || number == max_attempts {
             break;
         }
-        if let Err(e) = wait_for_connectivity(sender.as_ref(), receiver.as_ref(), options).await {
+        if let Err(e) = &result {
+            tracing::warn!(attempt = number, error = %e.message, "replication attempt failed; retrying");
+        }
+        let waited =
+            wait_for_connectivity(sender.as_ref(), receiver.as_ref(), options, progress).await;
+        if let Err(e) = waited {
+            tracing::warn!(error = %e.message, "giving up: the peers did not answer before the reconnect deadline");
             if let Some(a) = progress.lock().attempts.last_mut() {
                 a.error = Some((&e).into());
+                // The attempt ends when the run gives up, not when its first error happened.
+                a.finished_at = Some(unix_now());
             }
             break;
         }
@@ -137,30 +147,46 @@ pub async fn replicate(
     report.clone()
 }
 
-/// Pings both peers until they answer, with exponential backoff, up to the deadline.
-pub async fn wait_for_connectivity(
+/// Pings both peers until they answer, with exponential backoff, up to the deadline. While it
+/// waits, the last attempt in `progress` says when the next ping is and when it gives up, and
+/// every failed ping is logged (at info: the peer may just be restarting).
+async fn wait_for_connectivity(
     sender: &dyn Sender,
     receiver: &dyn Receiver,
     options: &ReplicationOptions,
+    progress: &Progress,
 ) -> Result<(), EndpointError> {
     let deadline = tokio::time::Instant::now() + options.reconnect_deadline;
+    let gives_up_at = unix_now() + secs(options.reconnect_deadline);
     let mut backoff = options.backoff_initial;
-    loop {
-        tokio::time::sleep(
-            backoff.min(deadline.saturating_duration_since(tokio::time::Instant::now())),
-        )
-        .await;
+    let result = loop {
+        let pause = backoff.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+        if let Some(a) = progress.lock().attempts.last_mut() {
+            a.next_retry_at = Some(unix_now() + secs(pause));
+            a.gives_up_at = Some(gives_up_at);
+        }
+        tokio::time::sleep(pause).await;
         let (s, r) = tokio::join!(sender.ping(), receiver.ping());
         let err = match (s, r) {
-            (Ok(()), Ok(())) => return Ok(()),
+            (Ok(()), Ok(())) => break Ok(()),
             (Err(e), _) => e.context("sender"),
             (_, Err(e)) => e.context("receiver"),
         };
         if tokio::time::Instant::now() >= deadline {
-            return Err(err.context("peers did not answer before the reconnect deadline"));
+            break Err(err.context("peers did not answer before the reconnect deadline"));
         }
         backoff = (backoff * 2).min(options.backoff_max);
+        tracing::info!(error = %err.message, "the peers do not answer yet; retrying");
+    };
+    if let Some(a) = progress.lock().attempts.last_mut() {
+        a.next_retry_at = None;
+        a.gives_up_at = None;
     }
+    result
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
 /// What survives from one attempt to the next.

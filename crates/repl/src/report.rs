@@ -65,6 +65,13 @@ pub struct AttemptReport {
     pub error: Option<ReportError>,
     /// Per filesystem, sorted by path.
     pub filesystems: Vec<FsReport>,
+    /// While waiting for the peers after a temporary failure: when they are asked next (Unix
+    /// seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_retry_at: Option<i64>,
+    /// While waiting for the peers: when the run gives up (the reconnect deadline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gives_up_at: Option<i64>,
 }
 
 /// Progress of an attempt.

@@ -61,6 +61,14 @@ impl RemoteEndpoint {
         Connection::establish(stream, self.options.conn.clone()).await
     }
 
+    /// [`Self::connect`] for an endpoint call: the error names the peer (`tcp host:port`), so
+    /// "connection refused" says who refused.
+    async fn open(&self) -> Result<Connection, EndpointError> {
+        self.connect().await.map_err(|e| {
+            to_endpoint(e).context(format!("connecting to {}", self.connector.describe()))
+        })
+    }
+
     fn take_idle(&self) -> Option<Connection> {
         self.idle
             .lock()
@@ -87,7 +95,7 @@ impl RemoteEndpoint {
                 Err(e) => tracing::debug!(error = %e, "idle connection was dead; reconnecting"),
             }
         }
-        let mut conn = self.connect().await.map_err(to_endpoint)?;
+        let mut conn = self.open().await?;
         let response = exchange(&mut conn, request).await.map_err(to_endpoint)?;
         self.put_idle(conn);
         Ok(response)
@@ -166,7 +174,7 @@ impl Sender for RemoteEndpoint {
         &self,
         request: SendRequest,
     ) -> Result<(SendResponse, ByteStream), EndpointError> {
-        let mut conn = self.connect().await.map_err(to_endpoint)?;
+        let mut conn = self.open().await?;
         let request = Request::Send(StreamRequest {
             request,
             compress: self.options.compress,
@@ -204,7 +212,7 @@ impl Receiver for RemoteEndpoint {
     ) -> Result<ReceiveResponse, EndpointError> {
         let compress =
             self.options.compress && !request.flags.raw && !request.flags.encrypted_source;
-        let mut conn = self.connect().await.map_err(to_endpoint)?;
+        let mut conn = self.open().await?;
         let request = Request::Receive(StreamRequest { request, compress });
         let response = exchange(&mut conn, &request).await.map_err(to_endpoint)?;
         expect!(response, Response::ReceiveReady => ())?;

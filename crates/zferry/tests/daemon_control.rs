@@ -55,6 +55,7 @@ impl JobControl for FakeJobs {
                 waited: false,
                 succeeded: None,
                 error: None,
+                warnings: Vec::new(),
             });
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -63,6 +64,7 @@ impl JobControl for FakeJobs {
             waited: true,
             succeeded: Some(!self.fail),
             error: self.fail.then(|| "tank/a: connection reset".to_string()),
+            warnings: Vec::new(),
         })
     }
 

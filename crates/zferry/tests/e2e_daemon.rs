@@ -93,9 +93,9 @@ fn wakeup_exit_codes_status_metrics_and_setup_failures() {
     );
     assert!(host.log_text().contains("job setup failed"));
 
-    // The dump mode renders the same status as text.
+    // The dump mode renders the same status as text, and exits with 2: a job's setup failed.
     let out = host.cli(&["status", "--mode", "dump"]);
-    assert!(out.status.success());
+    assert_eq!(out.status.code(), Some(2));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("push") && text.contains("broken_sink"),

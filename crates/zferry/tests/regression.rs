@@ -422,3 +422,89 @@ fn sink_and_debug_log_lines_name_their_job() {
         );
     }
 }
+
+// Observation 3: a `filesystems` filter that matches nothing: the run and `--wait` succeeded
+// silently.
+#[test]
+fn filter_matching_no_dataset_warns_in_the_run_wakeup_and_status() {
+    let w = World::new();
+    let src = w.create_pool("src");
+    let dst = w.create_pool("dst");
+    w.create(&format!("{src}/data"));
+    let jobs = e2e_common::local_push_sink(&format!("{dst}/sink"), &[("nosuchpool/data<", true)]);
+    let host = Host::start(w, "host", "", &jobs);
+    let out = host.cli(&["signal", "wakeup", "push", "--wait"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: job \"push\": the sender has no filesystem to replicate"),
+        "{stderr}"
+    );
+    let dump = host.cli(&["status", "--mode", "dump", "--job", "push"]);
+    let text = String::from_utf8_lossy(&dump.stdout);
+    assert!(
+        text.contains("warning: the sender has no filesystem"),
+        "{text}"
+    );
+    assert!(
+        host.log_text().lines().any(|l| l.contains("level=warn")
+            && l.contains("job=push")
+            && l.contains("matches no dataset")),
+        "{}",
+        host.log_text()
+    );
+}
+
+// Observation 1: a push to a sink that is not listening: the status named neither the address
+// nor the next retry, and nothing was logged until the reconnect deadline.
+#[test]
+fn unreachable_sink_is_named_and_the_retry_is_shown_and_logged() {
+    let w = World::new();
+    let src = w.create_pool("src");
+    let fs = format!("{src}/data");
+    w.create(&fs);
+    w.snap(&fs, "s1");
+    let port = free_port(); // nothing listens there
+    let jobs = format!(
+        "  - name: push
+    type: push
+    connect:
+      type: tcp
+      address: \"127.0.0.1:{port}\"
+    filesystems:
+      \"{fs}\": true
+    snapshotting:
+      type: manual
+    pruning:
+      keep_sender:
+        - type: not_replicated
+      keep_receiver:
+        - type: last_n
+          count: 2
+"
+    );
+    let host = Host::start(w, "laptop", "", &jobs);
+    assert!(host.cli(&["signal", "wakeup", "push"]).status.success());
+    e2e_common::wait_until(
+        std::time::Duration::from_secs(30),
+        "a retry planned",
+        || !host.status()["jobs"]["push"]["replication"]["next_retry_at"].is_null(),
+    );
+    let status = host.status();
+    let r = &status["jobs"]["push"]["replication"];
+    let error = r["error"].as_str().unwrap_or("");
+    assert!(error.contains(&format!("tcp 127.0.0.1:{port}")), "{r:#}");
+    assert!(r["gives_up_at"].is_string(), "{r:#}");
+    let dump = host.cli(&["status", "--mode", "dump"]);
+    let text = String::from_utf8_lossy(&dump.stdout);
+    assert!(text.contains("retrying: next try"), "{text}");
+    assert!(text.contains(", giving up"), "{text}");
+    let log = host.log_text();
+    assert!(
+        log.lines().any(|l| l.contains("level=warn")
+            && l.contains("job=push")
+            && l.contains("replication attempt failed; retrying")
+            && l.contains(&format!("127.0.0.1:{port}"))),
+        "{log}"
+    );
+}

@@ -13,6 +13,9 @@ pub fn run(config_path: Option<&Path>, command: &SignalCommand) -> anyhow::Resul
         match command {
             SignalCommand::Wakeup { job, wait } => {
                 let outcome = client.wakeup(job, *wait).await?;
+                for warning in &outcome.warnings {
+                    eprintln!("zferry: warning: job {job:?}: {warning}");
+                }
                 if outcome.succeeded == Some(false) {
                     anyhow::bail!(
                         "the run of job {job:?} failed: {}",

@@ -76,6 +76,10 @@ pub struct JobStatus {
     /// The snapshotter (push, source, snap).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshotting: Option<SnapshottingStatus>,
+    /// What looked wrong in the last run although nothing failed (a filter that matches no
+    /// dataset).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Lag, snapshot ages and last success against the job's `monitor` limits (push, pull,
     /// snap), assessed when the status is asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -93,6 +97,7 @@ impl JobStatus {
             replication: None,
             pruning: None,
             snapshotting: None,
+            warnings: Vec::new(),
             monitor: None,
         }
     }
@@ -127,6 +132,12 @@ pub struct ReplicationStatus {
     /// An error of the whole attempt (e.g. cannot connect).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// After a temporary failure: when the peers are asked again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_retry_at: Option<Timestamp>,
+    /// After a temporary failure: when the run gives up (the reconnect deadline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gives_up_at: Option<Timestamp>,
     /// Estimated bytes of all steps.
     pub bytes_expected: u64,
     /// Bytes replicated so far.

@@ -151,6 +151,13 @@ impl ActiveJob {
         if let Some(f) = failures.first() {
             tracing::warn!(job = %self.name, subsystem = "replication", error = %f, "replication failed");
         }
+        let warnings = nothing_replicated_warning(&report)
+            .into_iter()
+            .collect::<Vec<_>>();
+        for w in &warnings {
+            tracing::warn!(job = %self.name, subsystem = "replication", "{w}");
+        }
+        self.shared.update(|s| s.warnings.clone_from(&warnings));
 
         self.shared.update(|s| {
             s.state = JobState::Pruning;
@@ -191,9 +198,9 @@ impl ActiveJob {
             self.metrics.set_last_success(&self.name, now);
             self.shared.observe(|o| o.last_success = Some(now));
             tracing::info!(job = %self.name, "run done");
-            RunOutcome::ok()
+            RunOutcome::ok().with_warnings(warnings)
         } else {
-            RunOutcome::failed(failures.join("; "))
+            RunOutcome::failed(failures.join("; ")).with_warnings(warnings)
         }
     }
 
@@ -327,6 +334,16 @@ impl ActiveJob {
             }
         });
     }
+}
+
+/// The warning for an attempt that found no filesystem to replicate at all: almost always a
+/// `filesystems` filter (push) or a source's filter (pull) that matches no dataset.
+fn nothing_replicated_warning(report: &Report) -> Option<String> {
+    let attempt = report.last_attempt()?;
+    (attempt.error.is_none() && attempt.filesystems.is_empty()).then(|| {
+        "the sender has no filesystem to replicate: its `filesystems` filter matches no dataset"
+            .to_string()
+    })
 }
 
 /// When the freshness is observed.

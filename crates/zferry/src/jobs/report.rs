@@ -90,6 +90,8 @@ fn attempt_status(a: &AttemptReport, now: Timestamp) -> ReplicationStatus {
         started_at: timestamp(a.started_at),
         finished_at: a.finished_at.map(timestamp),
         error: a.error.as_ref().map(|e| e.message.clone()),
+        next_retry_at: a.next_retry_at.map(timestamp),
+        gives_up_at: a.gives_up_at.map(timestamp),
         bytes_expected: filesystems.iter().map(|f| f.bytes_expected).sum(),
         bytes_replicated,
         rate_bytes_per_sec: rate,
@@ -210,6 +212,8 @@ mod tests {
                 finished_at: Some(1010),
                 state: report::AttemptState::Done,
                 error: None,
+                next_retry_at: None,
+                gives_up_at: None,
                 filesystems: vec![FsReport {
                     path: FsPath::new("pool/a").expect("path"),
                     state: fs_state,

@@ -80,8 +80,16 @@ impl SnapPruner {
         self.metrics
             .observe_pruning(&self.name, "local", started.elapsed());
         let status = prune_side_status(&report);
+        let warnings: Vec<String> = (report.error.is_none() && report.filesystems.is_empty())
+            .then(|| "the `filesystems` filter matches no dataset".to_string())
+            .into_iter()
+            .collect();
+        for w in &warnings {
+            tracing::warn!(job = %self.name, subsystem = "pruning", "{w}");
+        }
         self.shared.update(|s| {
             s.state = JobState::Idle;
+            s.warnings.clone_from(&warnings);
             if let Some(p) = s.pruning.as_mut() {
                 p.sender = Some(status);
             }
@@ -91,11 +99,11 @@ impl SnapPruner {
             None => {
                 let now = jiff::Timestamp::now();
                 self.shared.observe(|o| o.last_success = Some(now));
-                RunOutcome::ok()
+                RunOutcome::ok().with_warnings(warnings)
             }
             Some(e) => {
                 tracing::warn!(job = %self.name, subsystem = "pruning", error = %e, "pruning failed");
-                RunOutcome::failed(e)
+                RunOutcome::failed(e).with_warnings(warnings)
             }
         }
     }

@@ -15,6 +15,8 @@ pub struct RunOutcome {
     pub succeeded: bool,
     /// What failed, when it did not.
     pub error: Option<String>,
+    /// What looks wrong although nothing failed (a filter that matches no dataset).
+    pub warnings: Vec<String>,
 }
 
 impl RunOutcome {
@@ -23,6 +25,7 @@ impl RunOutcome {
         RunOutcome {
             succeeded: true,
             error: None,
+            warnings: Vec::new(),
         }
     }
 
@@ -31,7 +34,14 @@ impl RunOutcome {
         RunOutcome {
             succeeded: false,
             error: Some(error.into()),
+            warnings: Vec::new(),
         }
+    }
+
+    /// This outcome with `warnings`.
+    pub fn with_warnings(mut self, warnings: Vec<String>) -> RunOutcome {
+        self.warnings = warnings;
+        self
     }
 }
 

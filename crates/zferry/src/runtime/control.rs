@@ -76,6 +76,7 @@ impl JobControl for JobSet {
                     waited: false,
                     succeeded: None,
                     error: None,
+                    warnings: Vec::new(),
                 })
             } else {
                 Err(gone())
@@ -91,6 +92,7 @@ impl JobControl for JobSet {
             waited: true,
             succeeded: Some(outcome.succeeded),
             error: outcome.error,
+            warnings: outcome.warnings,
         })
     }
 

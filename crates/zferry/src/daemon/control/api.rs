@@ -36,6 +36,9 @@ pub struct WakeupOutcome {
     /// With `wait`: what failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// With `wait`: what looks wrong although nothing failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// What the control server needs from the daemon's jobs.

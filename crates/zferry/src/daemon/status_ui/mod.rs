@@ -204,6 +204,8 @@ mod tests {
                 started_at: t("2024-05-01T11:58:00Z"),
                 finished_at: None,
                 error: None,
+                next_retry_at: None,
+                gives_up_at: None,
                 bytes_expected: 2048 * MIB,
                 bytes_replicated: 1024 * MIB,
                 rate_bytes_per_sec: 16 * MIB,
@@ -292,6 +294,7 @@ mod tests {
                 }),
                 errors: vec![],
             }),
+            warnings: vec![],
             monitor: Some(monitor_fixture()),
         };
         let sink = JobStatus {
@@ -302,6 +305,7 @@ mod tests {
             replication: None,
             pruning: None,
             snapshotting: None,
+            warnings: vec![],
             monitor: None,
         };
         let snap = JobStatus {
@@ -312,6 +316,7 @@ mod tests {
             replication: None,
             pruning: None,
             snapshotting: None,
+            warnings: vec![],
             monitor: None,
         };
         DaemonStatus {

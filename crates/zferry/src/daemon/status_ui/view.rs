@@ -88,6 +88,15 @@ pub fn job_lines(name: &str, job: &JobStatus, now: Timestamp) -> Vec<Line<'stati
     if let Some(error) = &job.setup_error {
         lines.push(error_line("  ", error));
     }
+    for warning in &job.warnings {
+        lines.push(Line::from(vec![
+            Span::raw("  "),
+            Span::styled(
+                format!("warning: {warning}"),
+                Style::default().fg(Color::Yellow),
+            ),
+        ]));
+    }
     if let Some(next) = job.next_run_at {
         lines.push(Line::from(format!("  next run: {}", when(next, now))));
     }
@@ -189,6 +198,16 @@ fn replication_lines(r: &ReplicationStatus, now: Timestamp, lines: &mut Vec<Line
     }
     if let Some(error) = &r.error {
         lines.push(error_line("  ", error));
+    }
+    if let Some(next) = r.next_retry_at {
+        let mut text = format!("  retrying: next try {}", when(next, now));
+        if let Some(end) = r.gives_up_at {
+            text.push_str(&format!(", giving up {}", when(end, now)));
+        }
+        lines.push(Line::from(Span::styled(
+            text,
+            Style::default().fg(Color::Yellow),
+        )));
     }
     let remaining = r.bytes_expected.saturating_sub(r.bytes_replicated);
     let eta = match (r.state, units::eta(remaining, r.rate_bytes_per_sec)) {
