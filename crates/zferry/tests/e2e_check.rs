@@ -122,7 +122,8 @@ fn check_reports_ok_warning_critical_and_unknown_with_agreeing_lag_on_both_hosts
         data_fs,
     } = start();
 
-    // Nothing replicated yet: the lag cannot be known.
+    // A snapshot, not replicated yet: the lag cannot be known.
+    push.w().snap(&data_fs, "s1");
     let p = check(&push, &["--lag"]);
     assert_eq!(p.code, 3, "{}", p.stdout);
     assert!(
@@ -131,7 +132,6 @@ fn check_reports_ok_warning_critical_and_unknown_with_agreeing_lag_on_both_hosts
         p.stdout
     );
 
-    push.w().snap(&data_fs, "s1");
     push.wakeup_wait("push");
     let created: i64 = push
         .w()

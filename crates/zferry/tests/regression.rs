@@ -508,3 +508,157 @@ fn unreachable_sink_is_named_and_the_retry_is_shown_and_logged() {
         "{log}"
     );
 }
+
+/// A tmux session of its own (private socket) running one command in a `width` x `height`
+/// terminal; killed on drop.
+struct Tmux {
+    socket: std::path::PathBuf,
+}
+
+impl Tmux {
+    fn start(dir: &std::path::Path, width: u16, height: u16, command: &[&str]) -> Option<Tmux> {
+        let socket = dir.join("tmux.sock");
+        let mut args = vec![
+            "-S".to_string(),
+            socket.display().to_string(),
+            "new-session".into(),
+            "-d".into(),
+            "-s".into(),
+            "ui".into(),
+            "-x".into(),
+            width.to_string(),
+            "-y".into(),
+            height.to_string(),
+            "--".into(),
+        ];
+        args.extend(command.iter().map(|s| s.to_string()));
+        match Command::new("tmux").args(&args).status() {
+            Ok(s) if s.success() => Some(Tmux { socket }),
+            Ok(s) => panic!("tmux new-session failed: {s}"),
+            Err(e) => {
+                eprintln!(
+                    "SKIPPED: tmux is not installed ({e}); the interactive status was not driven"
+                );
+                None
+            }
+        }
+    }
+
+    fn tmux(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run tmux")
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "ui"]).stdout).into_owned()
+    }
+
+    /// Sends tmux key names (`Tab`, `End`, `Enter`, `Escape`) or, with `literal`, text.
+    fn keys(&self, keys: &[&str], literal: bool) {
+        let mut args = vec!["send-keys", "-t", "ui"];
+        if literal {
+            args.push("-l");
+        }
+        args.extend_from_slice(keys);
+        assert!(self.tmux(&args).status.success(), "send-keys {keys:?}");
+    }
+
+    /// Waits until the screen satisfies `ok`, returning it.
+    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                eprintln!("--- screen with {what}:\n{screen}");
+                return screen;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {what} on the screen:\n{screen}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    fn alive(&self) -> bool {
+        self.tmux(&["has-session", "-t", "ui"]).status.success()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+// Observation 10: the interactive status had no scrolling (sections below the screen were
+// unreachable), and Tab, `/` (filter) and a signal key did nothing.
+#[test]
+fn interactive_status_scrolls_filters_and_wakes_up_under_tmux() {
+    let w = World::new();
+    let src = w.create_pool("src");
+    let dst = w.create_pool("dst");
+    let names: Vec<String> = (1..=12).map(|i| format!("{src}/data/fs{i:02}")).collect();
+    for fs in &names {
+        w.create(fs);
+        w.snap(fs, "s1");
+    }
+    let jobs =
+        e2e_common::local_push_sink(&format!("{dst}/sink"), &[(&format!("{src}/data<"), true)]);
+    let host = Host::start(w, "host", "", &jobs);
+    host.wakeup_wait("push");
+    let config = host.config.display().to_string();
+    let bin = zferry_bin().display().to_string();
+    let Some(tmux) = Tmux::start(
+        host.w().dir(),
+        110,
+        20,
+        &[&bin, "--config", &config, "status", "--refresh-ms", "200"],
+    ) else {
+        return;
+    };
+
+    // The first page: the push job's top; its pruning section is below the screen.
+    let top = tmux.wait_for("the push job", |s| s.contains("Job push"));
+    assert!(!top.contains("Pruning"), "{top}");
+    assert!(top.contains("lines 1-17 of"), "{top}");
+
+    // Tab moves the focus to the details, End scrolls to the bottom.
+    tmux.keys(&["Tab", "End"], false);
+    let bottom = tmux.wait_for("the bottom of the details", |s| {
+        s.contains("receiver: done")
+    });
+    assert!(!bottom.contains("lines 1-"), "{bottom}");
+
+    // `/` filters the details to the lines of one filesystem (headings stay).
+    tmux.keys(&["Home"], false);
+    tmux.keys(&["/fs07"], true);
+    tmux.keys(&["Enter"], false);
+    let filtered = tmux.wait_for("the filter", |s| s.contains("filter: fs07 (Esc clears)"));
+    assert!(filtered.contains("data/fs07"), "{filtered}");
+    assert!(!filtered.contains("data/fs03"), "{filtered}");
+    assert!(
+        filtered.contains("Pruning"),
+        "the headings stay: {filtered}"
+    );
+
+    // Esc clears the filter; `w` wakes up the selected job (push), which replicates s2.
+    tmux.keys(&["Escape"], false);
+    tmux.wait_for("no filter", |s| s.contains("data/fs03"));
+    host.w().snap(&names[0], "s2");
+    tmux.keys(&["w"], true);
+    tmux.wait_for("the wakeup", |s| s.contains("woke up push"));
+    let replica = format!("{dst}/sink/me/{}", names[0]);
+    e2e_common::wait_until(std::time::Duration::from_secs(30), "s2 replicated", || {
+        host.w().snapshots(&replica).contains(&"s2".to_string())
+    });
+
+    tmux.keys(&["q"], true);
+    e2e_common::wait_until(std::time::Duration::from_secs(10), "the UI to quit", || {
+        !tmux.alive()
+    });
+}

@@ -20,7 +20,7 @@ use zferry_repl::endpoint::{Endpoint, FsPath, ListVersionsRequest, ListVersionsR
 use zferry_repl::local::{LocalReceiver, LocalSender};
 use zferry_zfs::{DatasetPath, Zfs};
 
-use super::observe::{cursor_times, newest_received, snapshot_ages};
+use super::observe::{cursor_times, has_snapshot, newest_received, snapshot_ages};
 use super::{LagKey, Observed};
 use crate::config::Job;
 use crate::config::filesystems::FilesystemsFilter;
@@ -173,10 +173,13 @@ async fn sending(
             Ok((filesystems, listing)) => {
                 let peer =
                     (lanes.len() > 1 || matches!(job, Job::Source(_))).then(|| lane.peer.clone());
+                // Filesystems with something to replicate: a snapshot or a cursor.
                 let cursors = cursor_times(&listing);
-                for fs in filesystems {
-                    let at = cursors.get(fs.as_str()).copied().flatten();
-                    lag.insert((peer.clone(), fs.to_string()), at);
+                for f in listing.filesystems.iter().filter(|f| has_snapshot(f)) {
+                    if filesystems.contains(&f.path) {
+                        let at = cursors.get(f.path.as_str()).copied().flatten();
+                        lag.insert((peer.clone(), f.path.to_string()), at);
+                    }
                 }
                 first_listing.get_or_insert(listing);
             }

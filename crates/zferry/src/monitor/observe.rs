@@ -21,7 +21,8 @@ fn newest<'v>(versions: impl Iterator<Item = &'v FsVersion>) -> Option<Timestamp
 /// sender version whose guid is a snapshot on the receiver. A sender bookmark counts (the sender
 /// may have pruned the snapshot after replicating it; its cursor bookmark keeps guid and
 /// creation). Only the job's filesystems appear, so a dataset the job does not replicate never
-/// gets a lag. `sender` must be listed with creation times.
+/// gets a lag, and only those with a snapshot on the sender (one without has nothing to
+/// replicate, so no lag). `sender` must be listed with creation times.
 pub fn lag_from_listings(
     replicated: &[FsPath],
     sender: &ListVersionsResponse,
@@ -43,6 +44,7 @@ pub fn lag_from_listings(
         sender.filesystems.iter().map(|f| (&f.path, f)).collect();
     replicated
         .iter()
+        .filter(|fs| on_sender.get(fs).is_some_and(|s| has_snapshot(s)))
         .map(|fs| {
             let shared = match (on_sender.get(fs), on_receiver.get(fs)) {
                 (Some(s), Some(guids)) => {
@@ -53,6 +55,11 @@ pub fn lag_from_listings(
             (fs.to_string(), shared)
         })
         .collect()
+}
+
+/// Whether a sender filesystem has a snapshot (or a cursor: its snapshot may be pruned).
+pub fn has_snapshot(f: &FilesystemVersions) -> bool {
+    f.cursor.is_some() || f.versions.iter().any(FsVersion::is_snapshot)
 }
 
 /// Per filesystem of a receiver listing: the creation time of its newest snapshot (`zfs recv`
@@ -160,14 +167,29 @@ mod tests {
             ],
         );
         let fs = |s: &str| FsPath::new(s).expect("path");
-        let lag = lag_from_listings(&[fs("p/a"), fs("p/b")], &sender, &receiver);
+        let mut sender = sender;
+        sender.filesystems.push(FilesystemVersions {
+            path: fs("p/b"),
+            versions: vec![v(Snapshot, "b1", 7, 70)],
+            cursor: None,
+        });
+        sender.filesystems.push(FilesystemVersions {
+            path: fs("p/empty"),
+            versions: Vec::new(),
+            cursor: None,
+        });
+        let lag = lag_from_listings(&[fs("p/a"), fs("p/b"), fs("p/empty")], &sender, &receiver);
         assert_eq!(
             lag["p/a"].map(|t| t.as_second()),
             Some(1_700_000_020),
             "the creation of guid 2 on the sender"
         );
-        assert_eq!(lag["p/b"], None);
-        assert_eq!(lag.len(), 2);
+        assert_eq!(lag["p/b"], None, "nothing in common yet");
+        assert_eq!(
+            lag.len(),
+            2,
+            "a filesystem without snapshots has no lag: {lag:?}"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `zferry status`: a live terminal UI over the control socket (ratatui), or one text rendering
 //! (`--mode dump`), or the raw status JSON (`--mode raw`).
 
+pub mod keys;
 pub mod units;
 pub mod view;
 
@@ -9,6 +10,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind};
+
+use keys::{Action, UiState};
 
 use super::control::client::{ClientError, ControlClient};
 use super::status::DaemonStatus;
@@ -110,11 +113,10 @@ async fn interactive_loop(
     jobs: &JobSelection,
     terminal: &mut ratatui::DefaultTerminal,
 ) -> Result<DaemonStatus, StatusUiError> {
-    let mut selected = 0usize;
+    let mut ui = UiState::default();
     loop {
         let status = jobs.apply(client.status().await?)?;
-        selected = selected.min(status.jobs.len().saturating_sub(1));
-        terminal.draw(|frame| view::draw(frame, &status, selected, Timestamp::now()))?;
+        terminal.draw(|frame| view::draw(frame, &status, &mut ui, Timestamp::now()))?;
         let key = tokio::task::spawn_blocking(move || -> std::io::Result<Option<KeyCode>> {
             if event::poll(refresh)?
                 && let Event::Key(key) = event::read()?
@@ -126,23 +128,24 @@ async fn interactive_loop(
         })
         .await
         .map_err(std::io::Error::other)??;
-        if let Some(key) = key {
-            match apply_key(selected, key) {
-                Some(next) => selected = next,
-                None => return Ok(status),
+        let Some(key) = key else { continue };
+        let names: Vec<String> = status.jobs.keys().cloned().collect();
+        match ui.on_key(key, &names) {
+            Action::None => {}
+            Action::Quit => return Ok(status),
+            Action::Wakeup(job) => {
+                ui.message = Some(match client.wakeup(&job, false).await {
+                    Ok(_) => format!("woke up {job}"),
+                    Err(e) => format!("wakeup of {job} failed: {e}"),
+                });
+            }
+            Action::Reset(job) => {
+                ui.message = Some(match client.reset(&job).await {
+                    Ok(()) => format!("reset {job}"),
+                    Err(e) => format!("reset of {job} failed: {e}"),
+                });
             }
         }
-    }
-}
-
-/// The selection after `key`, or `None` when the key quits. The caller clamps the selection to
-/// the number of jobs.
-pub fn apply_key(selected: usize, key: KeyCode) -> Option<usize> {
-    match key {
-        KeyCode::Char('q') | KeyCode::Esc => None,
-        KeyCode::Up | KeyCode::Char('k') => Some(selected.saturating_sub(1)),
-        KeyCode::Down | KeyCode::Char('j') => Some(selected + 1),
-        _ => Some(selected),
     }
 }
 
@@ -334,8 +337,12 @@ mod tests {
 
     fn screen(selected: usize) -> String {
         let mut terminal = Terminal::new(TestBackend::new(110, 32)).expect("terminal");
+        let mut ui = UiState {
+            selected,
+            ..UiState::default()
+        };
         terminal
-            .draw(|frame| view::draw(frame, &fixture(), selected, t(NOW)))
+            .draw(|frame| view::draw(frame, &fixture(), &mut ui, t(NOW)))
             .expect("draw");
         let buffer = terminal.backend().buffer();
         let width = usize::from(buffer.area.width);
@@ -361,16 +368,6 @@ mod tests {
     #[test]
     fn tui_setup_failed_job() {
         insta::assert_snapshot!(screen(2));
-    }
-
-    #[test]
-    fn keys_move_the_selection_and_quit() {
-        assert_eq!(apply_key(0, KeyCode::Up), Some(0));
-        assert_eq!(apply_key(0, KeyCode::Down), Some(1));
-        assert_eq!(apply_key(2, KeyCode::Char('k')), Some(1));
-        assert_eq!(apply_key(2, KeyCode::Char('x')), Some(2));
-        assert_eq!(apply_key(2, KeyCode::Char('q')), None);
-        assert_eq!(apply_key(2, KeyCode::Esc), None);
     }
 
     #[test]

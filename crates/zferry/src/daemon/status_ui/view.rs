@@ -6,8 +6,9 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph};
 
+use super::keys::{Focus, UiState};
 use super::units;
 use crate::daemon::hooks::plan::StepStatus;
 use crate::daemon::snapshot::round::FsSnapState;
@@ -372,11 +373,44 @@ pub fn dump_text(status: &DaemonStatus, now: Timestamp) -> String {
     out
 }
 
-/// Draws the live UI: the jobs list (with `selected` highlighted) and that job's details.
-pub fn draw(frame: &mut Frame, status: &DaemonStatus, selected: usize, now: Timestamp) {
+/// The details lines of the selected job under the filter, as shown (before scrolling).
+fn details(status: &DaemonStatus, ui: &UiState, now: Timestamp) -> Vec<Line<'static>> {
+    let Some((name, job)) = status.jobs.iter().nth(ui.selected) else {
+        return vec![Line::from("no jobs configured")];
+    };
+    job_lines(name, job, now)
+        .into_iter()
+        .filter(|line| ui.shows(&line.to_string()))
+        .collect()
+}
+
+fn footer(ui: &UiState) -> Line<'static> {
+    if let Some(text) = &ui.editing {
+        return Line::from(format!("filter: {text}_  (Enter: apply, Esc: cancel)"));
+    }
+    // What changed comes first: the footer may be cut at the terminal's width.
+    let mut spans = Vec::new();
+    if let Some(message) = &ui.message {
+        spans.push(Span::raw(format!("{message}  ")));
+    }
+    if !ui.filter.is_empty() {
+        spans.push(Span::raw(format!("filter: {} (Esc clears)  ", ui.filter)));
+    }
+    spans.push(Span::styled(
+        " q quit  Tab focus  arrows select/scroll  PgUp/PgDn/Home/End  / filter  w wakeup  R reset ",
+        Style::default().add_modifier(Modifier::REVERSED),
+    ));
+    Line::from(spans)
+}
+
+/// Draws the live UI: the jobs list (with the selected job highlighted), that job's details
+/// (filtered and scrolled as `ui` says; `ui` is clamped to what there is) and a footer with
+/// the keys, the filter and the outcome of the last signal.
+pub fn draw(frame: &mut Frame, status: &DaemonStatus, ui: &mut UiState, now: Timestamp) {
+    let [main, bottom] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(frame.area());
     let [left, right] =
-        Layout::horizontal([Constraint::Length(24), Constraint::Min(20)]).areas(frame.area());
-    let names: Vec<&String> = status.jobs.keys().collect();
+        Layout::horizontal([Constraint::Length(24), Constraint::Min(20)]).areas(main);
     let items: Vec<ListItem> = status
         .jobs
         .iter()
@@ -394,29 +428,48 @@ pub fn draw(frame: &mut Frame, status: &DaemonStatus, selected: usize, now: Time
             ListItem::new(Line::from(Span::styled(name.clone(), style)))
         })
         .collect();
+    ui.clamp_selection(status.jobs.len());
+    let lines = details(status, ui, now);
+    let height = usize::from(right.height.saturating_sub(2));
+    ui.clamp_scroll(lines.len(), height);
+    let focus = ui.focus;
+    let border = |f: Focus| {
+        if focus == f {
+            Style::default().fg(Color::Cyan)
+        } else {
+            Style::default()
+        }
+    };
     let list = List::new(items)
-        .block(Block::default().borders(Borders::ALL).title(" Jobs "))
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(border(Focus::Jobs))
+                .title(" Jobs "),
+        )
         .highlight_symbol("> ")
         .highlight_style(Style::default().add_modifier(Modifier::REVERSED));
-    let mut state = ListState::default().with_selected((!names.is_empty()).then_some(selected));
+    let mut state =
+        ListState::default().with_selected((!status.jobs.is_empty()).then_some(ui.selected));
     frame.render_stateful_widget(list, left, &mut state);
 
-    let details = match names.get(selected) {
-        Some(name) => status
-            .jobs
-            .get(*name)
-            .map(|job| job_lines(name, job, now))
-            .unwrap_or_default(),
-        None => vec![Line::from("no jobs configured")],
-    };
-    let title = format!(
-        " zferry {}  (q: quit, up/down: select job) ",
-        status.version
+    let shown = format!(
+        " zferry {}  lines {}-{} of {} ",
+        status.version,
+        (ui.scroll + 1).min(lines.len()),
+        (ui.scroll + height).min(lines.len()),
+        lines.len()
     );
     frame.render_widget(
-        Paragraph::new(details)
-            .block(Block::default().borders(Borders::ALL).title(title))
-            .wrap(Wrap { trim: false }),
+        Paragraph::new(lines)
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(border(Focus::Details))
+                    .title(shown),
+            )
+            .scroll((u16::try_from(ui.scroll).unwrap_or(u16::MAX), 0)),
         right,
     );
+    frame.render_widget(Paragraph::new(footer(ui)), bottom);
 }
