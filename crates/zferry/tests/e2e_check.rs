@@ -57,6 +57,7 @@ fn start() -> Pair {
     let (laptop, backup) = (World::new(), World::new());
     let src = laptop.create_pool("src");
     let dst = backup.create_pool("dst");
+    backup.create(&format!("{dst}/sink"));
     let data_fs = format!("{src}/data");
     laptop.create(&data_fs);
     laptop.write(&data_fs, "a.bin", &data(1, 20_000));

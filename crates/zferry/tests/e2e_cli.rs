@@ -10,6 +10,7 @@ fn abstraction_and_test_commands_after_a_replication() {
     let w = World::new();
     let src = w.create_pool("src");
     let dst = w.create_pool("dst");
+    w.create(&format!("{dst}/sink"));
     let fs = format!("{src}/data");
     w.create(&fs);
     w.write(&fs, "f.bin", &data(5, 50_000));

@@ -27,6 +27,7 @@ fn wakeup_exit_codes_status_metrics_and_setup_failures() {
     let w = World::new();
     let src = w.create_pool("src");
     let dst = w.create_pool("dst");
+    w.create(&format!("{dst}/sink"));
     let fs = format!("{src}/data");
     w.create(&fs);
     w.write(&fs, "f", b"hello");

@@ -39,7 +39,9 @@ fn pull_from_source_over_tls_with_pinned_identities() {
     let (source_w, puller_w, stranger_w) = (World::new(), World::new(), World::new());
     let src = source_w.create_pool("src");
     let dst = puller_w.create_pool("dst");
+    puller_w.create(&format!("{dst}/pulled"));
     let other = stranger_w.create_pool("dst");
+    stranger_w.create(&format!("{other}/stolen"));
     let fs = format!("{src}/data");
     source_w.create(&fs);
     let source_id = identity(&source_w, "source-host");
@@ -114,6 +116,8 @@ fn fan_out_one_source_daemon_two_pullers_independent_lanes() {
     let src = source_w.create_pool("src");
     let dst_a = a_w.create_pool("dsta");
     let dst_b = b_w.create_pool("dstb");
+    a_w.create(&format!("{dst_a}/pulled"));
+    b_w.create(&format!("{dst_b}/pulled"));
     let fs = format!("{src}/data");
     source_w.create(&fs);
     let source_id = identity(&source_w, "source-host");

@@ -128,6 +128,7 @@ fn push_to_sink_over_tcp() {
     let (laptop, backup) = (World::new(), World::new());
     let src = laptop.create_pool("src");
     let dst = backup.create_pool("dst");
+    backup.create(&format!("{dst}/sink"));
     laptop.create(&format!("{src}/data"));
     let port = free_port();
     let sink = Host::start(
@@ -159,6 +160,7 @@ fn push_and_sink_in_one_daemon_over_local() {
     let w = World::new();
     let src = w.create_pool("src");
     let dst = w.create_pool("dst");
+    w.create(&format!("{dst}/sink"));
     w.create(&format!("{src}/data"));
     let jobs = format!(
         "{}{}",

@@ -24,6 +24,7 @@ fn reset_aborts_a_running_step_and_the_next_run_resumes() {
     let w = World::new();
     let src = w.create_pool("src");
     let dst = w.create_pool("dst");
+    w.create(&format!("{dst}/sink"));
     let fs = format!("{src}/data");
     w.create(&fs);
     w.write(&fs, "big.bin", &data(8, SIZE));
@@ -74,6 +75,7 @@ fn sigkill_mid_step_then_restart_resumes_without_full_resend() {
     let w = World::new();
     let src = w.create_pool("src");
     let dst = w.create_pool("dst");
+    w.create(&format!("{dst}/sink"));
     let fs = format!("{src}/data");
     w.create(&fs);
     w.write(&fs, "big.bin", &data(7, SIZE));

@@ -13,6 +13,7 @@ fn push_to_sink_over_ssh_stdinserver() {
     let (laptop, backup) = (World::new(), World::new());
     let src = laptop.create_pool("src");
     let dst = backup.create_pool("dst");
+    backup.create(&format!("{dst}/sink"));
     let fs = format!("{src}/data");
     laptop.create(&fs);
     laptop.write(&fs, "a.bin", &data(11, 500_000));

@@ -45,6 +45,7 @@ fn push_to_sink(
     extra: &str,
 ) -> (Host, Host, String) {
     let port = links.to_b(i);
+    b.create(&format!("{dst}/sink"));
     let sink = Host::start(b, "backup", "", &tcp_sink(&format!("{dst}/sink"), port));
     let push = Host::start(a, "laptop", "", &tcp_push(fs, port, extra));
     (push, sink, format!("{dst}/sink/laptop/{fs}"))
@@ -159,6 +160,7 @@ fn b_pull_over_tls_killed_mid_step_resumes_on_the_other_host() {
             "",
         ),
     );
+    b.create(&format!("{dst}/pulled"));
     let mut puller = Host::start(
         b,
         "puller",

@@ -67,6 +67,7 @@ fn lag_metric_only_for_the_jobs_filesystems() {
     let w = World::new();
     let src = w.create_pool("src");
     let dst = w.create_pool("dst");
+    w.create(&format!("{dst}/sink"));
     let data_fs = format!("{src}/data");
     w.create(&data_fs);
     w.create(&format!("{src}/other"));
@@ -275,6 +276,7 @@ fn reset_keeps_the_aborted_runs_report() {
     let w = World::new();
     let src = w.create_pool("src");
     let dst = w.create_pool("dst");
+    w.create(&format!("{dst}/sink"));
     let fs = format!("{src}/data");
     w.create(&fs);
     w.write(&fs, "big.bin", &data(9, 2_000_000));
@@ -361,6 +363,7 @@ fn sink_and_debug_log_lines_name_their_job() {
     let (laptop, backup) = (World::new(), World::new());
     let src = laptop.create_pool("src");
     let dst = backup.create_pool("dst");
+    backup.create(&format!("{dst}/sink"));
     let fs = format!("{src}/data");
     laptop.create(&fs);
     laptop.snap(&fs, "s1");
@@ -430,6 +433,7 @@ fn filter_matching_no_dataset_warns_in_the_run_wakeup_and_status() {
     let w = World::new();
     let src = w.create_pool("src");
     let dst = w.create_pool("dst");
+    w.create(&format!("{dst}/sink"));
     w.create(&format!("{src}/data"));
     let jobs = e2e_common::local_push_sink(&format!("{dst}/sink"), &[("nosuchpool/data<", true)]);
     let host = Host::start(w, "host", "", &jobs);
@@ -602,6 +606,7 @@ fn interactive_status_scrolls_filters_and_wakes_up_under_tmux() {
     let w = World::new();
     let src = w.create_pool("src");
     let dst = w.create_pool("dst");
+    w.create(&format!("{dst}/sink"));
     let names: Vec<String> = (1..=12).map(|i| format!("{src}/data/fs{i:02}")).collect();
     for fs in &names {
         w.create(fs);
@@ -661,4 +666,59 @@ fn interactive_status_scrolls_filters_and_wakes_up_under_tmux() {
     e2e_common::wait_until(std::time::Duration::from_secs(10), "the UI to quit", || {
         !tmux.alive()
     });
+}
+
+// Observation 2: a `root_fs` that does not exist was created silently as placeholders, and a
+// missing pool failed only at run time, naming neither the job nor `root_fs`.
+#[test]
+fn missing_root_fs_or_pool_fails_the_jobs_setup_and_creates_nothing() {
+    let w = World::new();
+    let dst = w.create_pool("dst");
+    let port = free_port();
+    let jobs = format!(
+        "  - name: sink
+    type: sink
+    root_fs: {dst}/nosuch
+    serve:
+      type: local
+      listener_name: backup
+  - name: pull
+    type: pull
+    connect:
+      type: tcp
+      address: \"127.0.0.1:{port}\"
+    root_fs: nosuchpool/backups
+    interval: manual
+    pruning:
+      keep_sender:
+        - type: not_replicated
+      keep_receiver:
+        - type: last_n
+          count: 2
+"
+    );
+    let host = Host::start(w, "host", "", &jobs);
+    let status = host.status();
+    let sink = &status["jobs"]["sink"];
+    assert_eq!(sink["state"], "setup_failed", "{status:#}");
+    assert_eq!(
+        sink["setup_error"],
+        format!(
+            "root_fs {dst}/nosuch does not exist; zferry does not create it (`zfs create -p -o mountpoint=none {dst}/nosuch`)"
+        )
+    );
+    let pull = &status["jobs"]["pull"];
+    assert_eq!(pull["state"], "setup_failed", "{status:#}");
+    assert_eq!(
+        pull["setup_error"],
+        "root_fs nosuchpool/backups: the pool nosuchpool does not exist"
+    );
+    assert!(!host.w().exists(&format!("{dst}/nosuch")));
+    let log = host.log_text();
+    assert!(
+        log.lines().any(|l| l.contains("job=sink")
+            && l.contains("job setup failed")
+            && l.contains("root_fs")),
+        "{log}"
+    );
 }

@@ -119,7 +119,9 @@ fn demo(options: &DemoOptions, world: &World, base: &std::path::Path) -> anyhow:
     let root_fs = world.target_root();
     world.create(&source)?;
     world.create(&home)?;
-    println!("created {source} and {home}");
+    // The sink's root must exist: zferry creates only what goes below it.
+    world.create(&root_fs)?;
+    println!("created {source}, {home} and the sink's root {root_fs}");
 
     let sockpath = base.join("run/control");
     let text = config_text(&sockpath.to_string_lossy(), &source, &root_fs);

@@ -25,7 +25,7 @@ use crate::daemon::metrics::Metrics;
 use crate::daemon::status::{JobState, JobType};
 use crate::jobs::JobHandle;
 use crate::jobs::active::ActiveJob;
-use crate::jobs::datasets::filter_roots;
+use crate::jobs::datasets::{existing_dataset, filter_roots, list_pools};
 use crate::jobs::options::{
     hooks, keep_rules, limiter, recv_options, replication_options, send_options,
 };
@@ -71,6 +71,24 @@ pub struct Built {
 
 fn dataset(path: &str, what: &str) -> Result<DatasetPath, String> {
     DatasetPath::new(path).map_err(|e| format!("{what} {path:?}: {e}"))
+}
+
+/// A receiving job's `root_fs`, which must exist: zferry creates what goes below it (a sink's
+/// client directories, placeholders), never the root itself, so a mistyped `root_fs` cannot
+/// silently grow a new tree of placeholders (zrepl refuses it too).
+async fn existing_root(zfs: &Zfs, root_fs: &str) -> Result<DatasetPath, String> {
+    let root = dataset(root_fs, "root_fs")?;
+    let pool = root_fs.split('/').next().unwrap_or(root_fs);
+    let pools = list_pools(zfs).await?;
+    if !pools.iter().any(|p| p.as_str() == pool) {
+        return Err(format!("root_fs {root_fs}: the pool {pool} does not exist"));
+    }
+    existing_dataset(zfs, root_fs).await.map_err(|_| {
+        format!(
+            "root_fs {root_fs} does not exist; zferry does not create it (`zfs create -p -o mountpoint=none {root_fs}`)"
+        )
+    })?;
+    Ok(root)
 }
 
 /// Runs `task` until shutdown (for tasks that never end by themselves, like snapshotters).
@@ -205,7 +223,7 @@ pub async fn build(job: &Job, ctx: &BuildContext<'_>) -> Result<Built, String> {
             Ok(built)
         }
         Job::Pull(p) => {
-            let root = dataset(&p.root_fs, "root_fs")?;
+            let root = existing_root(ctx.zfs, &p.root_fs).await?;
             let lane = Lane::new(&name, peer_name(&p.connect));
             let sender: Arc<dyn Sender> = Arc::new(RemoteEndpoint::new(
                 connector(&p.connect)?,
@@ -253,6 +271,7 @@ pub async fn build(job: &Job, ctx: &BuildContext<'_>) -> Result<Built, String> {
                     )))
                 };
             let listener = listener(&s.serve, ctx.global).await?;
+            existing_root(ctx.zfs, &s.root_fs).await?;
             let options = ServerOptions {
                 limiter: limiter(&s.recv.bandwidth_limit),
                 ..ServerOptions::default()
