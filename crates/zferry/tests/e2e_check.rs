@@ -241,3 +241,91 @@ fn check_reports_ok_warning_critical_and_unknown_with_agreeing_lag_on_both_hosts
         down.stdout
     );
 }
+
+#[test]
+fn check_snapshots_watches_the_newest_snapshot_per_prefix() {
+    let w = World::new();
+    let pool = w.create_pool("p");
+    let fs = format!("{pool}/home");
+    w.create(&fs);
+    w.snap(&fs, "auto_1");
+    let host = Host::start(
+        w,
+        "host",
+        "",
+        &format!(
+            "  - name: local
+    type: snap
+    filesystems:
+      \"{fs}\": true
+    snapshotting:
+      type: manual
+    pruning:
+      keep:
+        - type: last_n
+          count: 5
+    monitor:
+      snapshots:
+        - {{prefix: auto_, warn: 1h, crit: 2h}}
+        - {{prefix: weekly_, crit: 8d}}
+"
+        ),
+    );
+    let created: i64 = host
+        .w()
+        .prop(&format!("{fs}@auto_1"), "creation")
+        .parse()
+        .expect("creation");
+
+    // auto_ is fresh, weekly_ has no snapshot at all: UNKNOWN, named.
+    let p = check(&host, &["--snapshots", "--verbose"]);
+    assert_eq!(p.code, 3, "{}", p.stdout);
+    assert!(
+        p.stdout.starts_with(&format!(
+            "ZFERRY UNKNOWN - local snapshots {fs}@weekly_ (no snapshot named `weekly_…`)"
+        )),
+        "{}",
+        p.stdout
+    );
+    assert!(
+        p.stdout
+            .contains(&format!("[OK] local snapshots {fs}@auto_ ")),
+        "{}",
+        p.stdout
+    );
+    assert!(
+        p.stdout
+            .contains(&format!("'local snapshots {fs}@weekly_'=U;;691200;0;")),
+        "{}",
+        p.stdout
+    );
+
+    // The daemon's status shows the same check after a run.
+    host.wakeup_wait("local");
+    let status = host.status();
+    let checks = status["jobs"]["local"]["monitor"]["checks"]
+        .as_array()
+        .expect("checks")
+        .clone();
+    let auto = checks
+        .iter()
+        .find(|c| c["kind"] == "snapshot_age" && c["prefix"] == "auto_")
+        .expect("auto_ check");
+    assert_eq!(auto["level"], "ok");
+    let since: jiff::Timestamp = auto["since"].as_str().expect("since").parse().expect("ts");
+    assert_eq!(since.as_second(), created);
+
+    // The one prefix with a snapshot, against a critical limit it has outgrown.
+    wait_until(Duration::from_secs(30), "auto_1 older than 2s", || {
+        jiff::Timestamp::now().as_second() > created + 2
+    });
+    let critical = check(&host, &["--snapshots", "-w", "1s", "-c", "2s"]);
+    assert_eq!(critical.code, 2, "{}", critical.stdout);
+    assert!(
+        critical
+            .stdout
+            .starts_with(&format!("ZFERRY CRITICAL - local snapshots {fs}@auto_ ")),
+        "{}",
+        critical.stdout
+    );
+}

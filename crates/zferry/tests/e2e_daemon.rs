@@ -131,7 +131,8 @@ fn wakeup_exit_codes_status_metrics_and_setup_failures() {
         )
     );
 
-    // A failing run: the receiver's root is on a pool that does not exist -> exit 1.
+    // A failing run: the sink's root is on a pool that does not exist, so its setup fails and
+    // the push finds no local listener (a permanent error, not retried) -> exit 1.
     host.w().snap(&fs, "s2");
     let w = host.into_world();
     let mut bad = Host::start(w, "bad", "", &push_sink_jobs(&src, &dst, "nopool/sink"));

@@ -87,13 +87,17 @@ pub struct LocalClient {
 #[async_trait::async_trait]
 impl Connector for LocalClient {
     async fn connect(&self) -> Result<BoxStream> {
+        // Permanent: local listeners are registered when the daemon sets its jobs up, so one
+        // that is missing now (its sink's setup failed) will not appear before a restart, and
+        // retrying until the reconnect deadline would only hide that.
         let tx = registry()
             .get(&self.listener_name)
             .cloned()
-            .ok_or_else(|| RpcError::Io {
-                context: "connecting locally",
-                kind: std::io::ErrorKind::ConnectionRefused,
-                message: format!("no local listener named {:?}", self.listener_name),
+            .ok_or_else(|| {
+                RpcError::Config(format!(
+                    "no local listener named {:?} in this daemon (did its sink job's setup fail?)",
+                    self.listener_name
+                ))
             })?;
         let (ours, theirs) = tokio::io::duplex(PIPE_BUFFER);
         tx.send(Accepted {

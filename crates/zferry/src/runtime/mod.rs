@@ -111,13 +111,14 @@ pub async fn run(
     let mut tasks = JoinSet::new();
     let mut handles = Vec::new();
     for job in &config.jobs {
-        match build(job, &ctx).await {
+        // Every line a job logs, while it is set up and in its tasks (also the `zfs` debug
+        // lines and a passive job's connections), carries the job's name.
+        let span = tracing::info_span!("job", job = %job.name());
+        match build(job, &ctx).instrument(span.clone()).await {
             Ok(built) => {
                 tracing::info!(job = %job.name(), r#type = job.type_name(), "job started");
                 for task in built.tasks {
-                    // Every line a job's tasks log (also the `zfs` debug lines and a passive
-                    // job's connections) carries the job's name.
-                    tasks.spawn(task.instrument(tracing::info_span!("job", job = %job.name())));
+                    tasks.spawn(task.instrument(span.clone()));
                 }
                 handles.push(built.handle);
             }
