@@ -338,9 +338,11 @@ fn render(results: &[JobChecks], verbose: bool) -> (Level, String) {
     out.push('\n');
     if verbose {
         for (job, c) in &all {
+            // The time the age counts from: the same on every host that sees the snapshot.
+            let since = c.since.map(|t| format!(" since {t}")).unwrap_or_default();
             let _ = writeln!(
                 out,
-                "[{}] {}",
+                "[{}] {}{since}",
                 c.level.plugin_word(),
                 one_line(&describe(job, c))
             );
