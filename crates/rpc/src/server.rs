@@ -132,9 +132,8 @@ where
                     let service = service.clone();
                     let options = options.clone();
                     // In the caller's span: the connection's log lines name the serving job.
-                    running.spawn(
-                        handle(ticket, incoming.auth, service, options).in_current_span(),
-                    );
+                    running
+                        .spawn(handle(ticket, incoming.auth, service, options).in_current_span());
                 }
                 Err(refusal) => refusals.note(&where_, &refusal),
             },

@@ -8,7 +8,7 @@ mod e2e_common;
 
 use std::time::Duration;
 
-use e2e_common::{Host, World, data, free_port, wait_until};
+use e2e_common::{Host, World, data, free_port, tcp_push, tcp_sink, wait_until};
 
 /// A check's output and exit code.
 struct Plugin {
@@ -76,46 +76,17 @@ fn start() -> Pair {
         backup,
         "backup",
         "",
-        &format!(
-            "  - name: sink
-    type: sink
-    root_fs: {dst}/sink
-    serve:
-      type: tcp
-      listen: \"127.0.0.1:{port}\"
-      clients:
-        \"127.0.0.1\": \"laptop\"
-    monitor:
-      lag: {{warn: 1h, crit: 2h}}
-"
-        ),
+        &(tcp_sink(&format!("{dst}/sink"), port)
+            + "    monitor:\n      lag: {warn: 1h, crit: 2h}\n"),
     );
     let push = Host::start(
         laptop,
         "laptop",
         "",
-        &format!(
-            "  - name: push
-    type: push
-    connect:
-      type: tcp
-      address: \"127.0.0.1:{port}\"
-    filesystems:
-      \"{data_fs}\": true
-    snapshotting:
-      type: manual
-    pruning:
-      keep_sender:
-        - type: not_replicated
-        - type: last_n
-          count: 1
-      keep_receiver:
-        - type: last_n
-          count: 2
-    monitor:
-      lag: {{warn: 1h, crit: 2h}}
-      last_success: {{warn: 1h, crit: 1d}}
-"
+        &tcp_push(
+            &data_fs,
+            port,
+            "    monitor:\n      lag: {warn: 1h, crit: 2h}\n      last_success: {warn: 1h, crit: 1d}\n",
         ),
     );
     Pair {

@@ -743,6 +743,12 @@ fn run_case_once(case: Case) -> Result<Option<Facts>, String> {
     let (a, b) = (World::new(), World::new());
     let src = a.create_pool("src");
     let dst = b.create_pool("dst");
+    // The receiving job's root_fs must exist (zferry does not create it).
+    let root = match case.direction {
+        Direction::Push => "sink",
+        Direction::Pull => "pulled",
+    };
+    b.create(&format!("{dst}/{root}"));
     let fs = format!("{src}/data");
     a.create(&fs);
     a.write(&fs, "small.bin", &data(1, 20_000));

@@ -372,41 +372,9 @@ fn sink_and_debug_log_lines_name_their_job() {
         backup,
         "backup",
         "",
-        &format!(
-            "  - name: sink
-    type: sink
-    root_fs: {dst}/sink
-    serve:
-      type: tcp
-      listen: \"127.0.0.1:{port}\"
-      clients:
-        \"127.0.0.1\": \"laptop\"
-"
-        ),
+        &e2e_common::tcp_sink(&format!("{dst}/sink"), port),
     );
-    let push = Host::start(
-        laptop,
-        "laptop",
-        "",
-        &format!(
-            "  - name: push
-    type: push
-    connect:
-      type: tcp
-      address: \"127.0.0.1:{port}\"
-    filesystems:
-      \"{fs}\": true
-    snapshotting:
-      type: manual
-    pruning:
-      keep_sender:
-        - type: not_replicated
-      keep_receiver:
-        - type: last_n
-          count: 2
-"
-        ),
-    );
+    let push = Host::start(laptop, "laptop", "", &e2e_common::tcp_push(&fs, port, ""));
     push.wakeup_wait("push");
     for (host, job) in [(&sink, "sink"), (&push, "push")] {
         let log = host.log_text();
@@ -469,24 +437,7 @@ fn unreachable_sink_is_named_and_the_retry_is_shown_and_logged() {
     w.create(&fs);
     w.snap(&fs, "s1");
     let port = free_port(); // nothing listens there
-    let jobs = format!(
-        "  - name: push
-    type: push
-    connect:
-      type: tcp
-      address: \"127.0.0.1:{port}\"
-    filesystems:
-      \"{fs}\": true
-    snapshotting:
-      type: manual
-    pruning:
-      keep_sender:
-        - type: not_replicated
-      keep_receiver:
-        - type: last_n
-          count: 2
-"
-    );
+    let jobs = e2e_common::tcp_push(&fs, port, "");
     let host = Host::start(w, "laptop", "", &jobs);
     assert!(host.cli(&["signal", "wakeup", "push"]).status.success());
     e2e_common::wait_until(

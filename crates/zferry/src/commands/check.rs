@@ -22,6 +22,7 @@ use crate::config::Job;
 use crate::config::duration::PositiveDuration;
 use crate::config::monitor::{Limits, Monitor, PrefixLimits};
 use crate::daemon::status::{AttemptState, DaemonStatus, JobState, JobStatus, PruneState};
+use crate::daemon::status_ui::units::short_duration;
 use crate::monitor::{CheckKind, CheckStatus, Level, MonitorStatus, Selection, assess, local};
 
 /// One job's checks, with the job's name for labels.
@@ -240,25 +241,21 @@ fn failure(level: Level, reason: String) -> CheckStatus {
     }
 }
 
+fn age_text(seconds: u64) -> String {
+    short_duration(std::time::Duration::from_secs(seconds))
+}
+
 fn describe(job: &str, c: &CheckStatus) -> String {
     let mut text = format!("{job} {}", c.label());
     if let Some(age) = c.age_seconds {
-        let _ = write!(
-            text,
-            " {}",
-            crate::daemon::status_ui::units::short_duration(std::time::Duration::from_secs(age))
-        );
+        let _ = write!(text, " {}", age_text(age));
         let limit = match c.level {
             Level::Crit => c.crit_seconds,
             Level::Warn => c.warn_seconds,
             _ => None,
         };
         if let Some(l) = limit {
-            let _ = write!(
-                text,
-                " > {}",
-                crate::daemon::status_ui::units::short_duration(std::time::Duration::from_secs(l))
-            );
+            let _ = write!(text, " > {}", age_text(l));
         }
     }
     if let Some(r) = &c.reason

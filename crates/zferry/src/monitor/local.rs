@@ -32,11 +32,14 @@ use crate::jobs::datasets::filter_roots;
 use crate::jobs::options::recv_options;
 use crate::runtime::transport::peer_name;
 
-const ALL_VERSIONS: fn() -> ListVersionsRequest = || ListVersionsRequest {
-    filesystems: Vec::new(),
-    with_creation: true,
-    with_holds: false,
-};
+/// Every filesystem's versions, with creation times.
+fn all_versions() -> ListVersionsRequest {
+    ListVersionsRequest {
+        filesystems: Vec::new(),
+        with_creation: true,
+        with_holds: false,
+    }
+}
 
 /// What this host's ZFS tells about `job`.
 pub async fn observe(zfs: &Zfs, job: &Job) -> Observed {
@@ -144,7 +147,7 @@ async fn list_lane(
         .map(|f| f.path)
         .collect();
     let listing = sender
-        .list_versions(ALL_VERSIONS())
+        .list_versions(all_versions())
         .await
         .map_err(|e| e.message)?;
     Ok((filesystems, listing))
@@ -226,7 +229,7 @@ async fn received(
         .map(|f| f.path)
         .collect();
     let listing = receiver
-        .list_versions(ALL_VERSIONS())
+        .list_versions(all_versions())
         .await
         .map_err(|e| e.message)?;
     Ok(newest_received(&listing, &placeholders)

@@ -141,6 +141,8 @@ mod tests {
                 path: FsPath::new(fs).expect("path"),
                 versions,
                 cursor: None,
+                last_received: Vec::new(),
+                step_holds: Vec::new(),
             }],
         }
     }
@@ -172,11 +174,15 @@ mod tests {
             path: fs("p/b"),
             versions: vec![v(Snapshot, "b1", 7, 70)],
             cursor: None,
+            last_received: Vec::new(),
+            step_holds: Vec::new(),
         });
         sender.filesystems.push(FilesystemVersions {
             path: fs("p/empty"),
             versions: Vec::new(),
             cursor: None,
+            last_received: Vec::new(),
+            step_holds: Vec::new(),
         });
         let lag = lag_from_listings(&[fs("p/a"), fs("p/b"), fs("p/empty")], &sender, &receiver);
         assert_eq!(

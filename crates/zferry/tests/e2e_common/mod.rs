@@ -974,6 +974,7 @@ pub fn push_sink_via_proxy(
     push_job: impl FnOnce(u16) -> String,
 ) -> (Host, Host, proxy::Proxy) {
     let sink_port = free_port();
+    b.create(&format!("{dst}/sink"));
     let sink = Host::start(
         b,
         "backup",
