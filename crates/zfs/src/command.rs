@@ -446,6 +446,29 @@ mod tests {
         }
     }
 
+    /// Waits until `script` can be executed: a process forked by another test thread while the
+    /// script was open for writing holds it until that process execs, and until then `exec`
+    /// fails with ETXTBSY (this made `silent_failure_of_a_mutating_command_is_not_retried` fail
+    /// once in CI with a spawn error instead of the exit status).
+    fn wait_until_executable(script: &std::path::Path) {
+        const ETXTBSY: i32 = 26;
+        for _ in 0..500 {
+            match std::process::Command::new(script)
+                .env("FLAKY_PROBE", "1")
+                .status()
+            {
+                Err(e) if e.raw_os_error() == Some(ETXTBSY) => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => {
+                    other.expect("probe the script");
+                    return;
+                }
+            }
+        }
+        panic!("{} stayed busy", script.display());
+    }
+
     /// A fake `zfs` that fails silently (exit 255, empty stderr) on its first run, or with
     /// `stderr` when given, and then succeeds; counts its runs in `dir/runs`.
     fn flaky_zfs(dir: &std::path::Path, stderr: &str) -> Runner {
@@ -453,11 +476,12 @@ mod tests {
         let script = dir.join("zfs");
         let runs = dir.join("runs");
         let text = format!(
-            "#!/bin/sh\necho x >> '{runs}'\nif [ \"$(wc -l < '{runs}')\" -eq 1 ]; then printf '{stderr}' >&2; exit 255; fi\necho ok\n",
+            "#!/bin/sh\n[ -n \"$FLAKY_PROBE\" ] && exit 0\necho x >> '{runs}'\nif [ \"$(wc -l < '{runs}')\" -eq 1 ]; then printf '{stderr}' >&2; exit 255; fi\necho ok\n",
             runs = runs.display()
         );
         std::fs::write(&script, text).expect("write script");
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        wait_until_executable(&script);
         Runner {
             config: ZfsConfig {
                 zfs_bin: script,
