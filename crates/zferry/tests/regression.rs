@@ -673,3 +673,47 @@ fn missing_root_fs_or_pool_fails_the_jobs_setup_and_creates_nothing() {
         "{log}"
     );
 }
+
+// Observation 3: `test filesystems --all` with a filter that matches nothing was silent.
+#[test]
+fn test_filesystems_warns_when_the_filter_matches_nothing() {
+    let w = World::new();
+    let pool = w.create_pool("p");
+    w.create(&format!("{pool}/a"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("zferry.yml");
+    let jobs = |filter: &str| {
+        format!(
+            "jobs:\n  - name: snap\n    type: snap\n    filesystems:\n      \"{filter}\": true\n    snapshotting:\n      type: manual\n    pruning:\n      keep:\n        - type: last_n\n          count: 5\n"
+        )
+    };
+    let run = |filter: &str| {
+        std::fs::write(&config, jobs(filter)).expect("write config");
+        let cfg = config.to_str().expect("utf-8 path");
+        w.output(
+            zferry_bin(),
+            [
+                "--config",
+                cfg,
+                "test",
+                "filesystems",
+                "--job",
+                "snap",
+                "--all",
+            ],
+        )
+    };
+    let none = run(&format!("{pool}/nosuch<"));
+    let stdout = String::from_utf8_lossy(&none.stdout);
+    let stderr = String::from_utf8_lossy(&none.stderr);
+    assert!(none.status.success(), "{stderr}");
+    assert!(stdout.contains(&format!("REJECT\t{pool}/a\t")), "{stdout}");
+    assert!(
+        stderr.contains("matches none of the") && stderr.contains("\"snap\""),
+        "{stderr}"
+    );
+    let some = run(&format!("{pool}/a"));
+    let stderr = String::from_utf8_lossy(&some.stderr);
+    assert!(String::from_utf8_lossy(&some.stdout).contains(&format!("ACCEPT\t{pool}/a\t")));
+    assert!(!stderr.contains("matches none"), "{stderr}");
+}

@@ -50,8 +50,17 @@ pub fn run(config_path: Option<&Path>, command: &TestCommand) -> anyhow::Result<
                 })??,
                 (None, false) => bail!("give --all or --input FS"),
             };
-            for name in names {
-                println!("{}", filter_verdict_line(matcher.matches(&name), &name));
+            let mut accepted = 0;
+            for name in &names {
+                let verdict = matcher.matches(name);
+                accepted += usize::from(verdict);
+                println!("{}", filter_verdict_line(verdict, name));
+            }
+            if *all && accepted == 0 {
+                eprintln!(
+                    "warning: the filesystems filter of job {job:?} matches none of the {} datasets on this host",
+                    names.len()
+                );
             }
             Ok(())
         }
