@@ -717,3 +717,63 @@ fn test_filesystems_warns_when_the_filter_matches_nothing() {
     assert!(String::from_utf8_lossy(&some.stdout).contains(&format!("ACCEPT\t{pool}/a\t")));
     assert!(!stderr.contains("matches none"), "{stderr}");
 }
+
+// Observation 4: the log said `pruning done` when receiver pruning failed.
+#[test]
+fn failed_receiver_pruning_is_logged_as_failed() {
+    let (laptop, backup) = (World::new(), World::new());
+    let src = laptop.create_pool("src");
+    let dst = backup.create_pool("dst");
+    backup.create(&format!("{dst}/sink"));
+    let fs = format!("{src}/data");
+    laptop.create(&fs);
+    laptop.snap(&fs, "s1");
+    // The backup host refuses every `zfs destroy`, as a pool in trouble would.
+    let wrappers = backup.wrapper_dir();
+    std::fs::create_dir_all(&wrappers).expect("wrapper dir");
+    let script = wrappers.join("zfs");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nif [ \"$1\" = destroy ]; then echo \"cannot destroy: pool I/O is currently suspended\" >&2; exit 1; fi\nPATH=${PATH#*:} exec zfs \"$@\"\n",
+    )
+    .expect("write wrapper");
+    let chmod = Command::new("chmod").arg("755").arg(&script).status();
+    assert!(chmod.expect("chmod").success());
+    let port = free_port();
+    let sink = Host::start(
+        backup,
+        "backup",
+        "",
+        &e2e_common::tcp_sink(&format!("{dst}/sink"), port),
+    );
+    let push = Host::start(laptop, "laptop", "", &e2e_common::tcp_push(&fs, port, ""));
+    push.wakeup_wait("push");
+    for i in 2..=7 {
+        push.w().snap(&fs, &format!("s{i}"));
+    }
+    // The receiver now keeps 5 of 7 snapshots and must destroy 2, which the host refuses.
+    let before = push.log_text().len();
+    let _ = push
+        .cli_command(&["signal", "wakeup", "push", "--wait"])
+        .output()
+        .expect("wakeup --wait");
+    let replica = format!("{dst}/sink/laptop/{fs}");
+    assert_eq!(
+        sink.w().snapshots(&replica).len(),
+        7,
+        "nothing was destroyed"
+    );
+    let log = push.log_text();
+    let receiver_lines: Vec<&str> = log[before..]
+        .lines()
+        .filter(|l| l.contains("subsystem=pruning") && l.contains("side=receiver"))
+        .collect();
+    assert!(
+        receiver_lines.iter().any(|l| l.contains("pruning failed")),
+        "{log}"
+    );
+    assert!(
+        !receiver_lines.iter().any(|l| l.contains("pruning done")),
+        "{log}"
+    );
+}
