@@ -76,19 +76,23 @@ fn dataset(path: &str, what: &str) -> Result<DatasetPath, String> {
 /// A receiving job's `root_fs`, which must exist: zferry creates what goes below it (a sink's
 /// client directories, placeholders), never the root itself, so a mistyped `root_fs` cannot
 /// silently grow a new tree of placeholders (zrepl refuses it too).
+///
+/// The root is looked up by its own name; only when that fails are the pools listed, to say
+/// which part is missing (listing every pool first made the setup depend on other pools, which
+/// may be changing at that moment, and cost a `zfs` call per receiving job).
 async fn existing_root(zfs: &Zfs, root_fs: &str) -> Result<DatasetPath, String> {
     let root = dataset(root_fs, "root_fs")?;
+    if existing_dataset(zfs, root_fs).await.is_ok() {
+        return Ok(root);
+    }
     let pool = root_fs.split('/').next().unwrap_or(root_fs);
     let pools = list_pools(zfs).await?;
     if !pools.iter().any(|p| p.as_str() == pool) {
         return Err(format!("root_fs {root_fs}: the pool {pool} does not exist"));
     }
-    existing_dataset(zfs, root_fs).await.map_err(|_| {
-        format!(
-            "root_fs {root_fs} does not exist; zferry does not create it (`zfs create -p -o mountpoint=none {root_fs}`)"
-        )
-    })?;
-    Ok(root)
+    Err(format!(
+        "root_fs {root_fs} does not exist; zferry does not create it (`zfs create -p -o mountpoint=none {root_fs}`)"
+    ))
 }
 
 /// Runs `task` until shutdown (for tasks that never end by themselves, like snapshotters).
