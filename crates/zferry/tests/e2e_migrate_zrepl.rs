@@ -8,7 +8,7 @@
 mod e2e_common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use e2e_common::{Host, World, data, free_port};
 
@@ -40,20 +40,8 @@ fn transfer(from: &World, send: &[&str], to: &World, target: &str) {
 /// Puts a `zfs` first in the world's PATH that appends its arguments to the returned log and
 /// runs the next `zfs` in PATH (the simulator's).
 fn record_zfs_calls(w: &World) -> PathBuf {
-    let dir = w.wrapper_dir();
-    std::fs::create_dir_all(&dir).expect("wrapper dir");
     let log = w.dir().join("zfs-calls.log");
-    let script = dir.join("zfs");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nPATH=${{PATH#*:}} exec zfs \"$@\"\n",
-            log.display()
-        ),
-    )
-    .expect("write wrapper");
-    let chmod = Command::new("chmod").arg("755").arg(&script).status();
-    assert!(chmod.expect("chmod").success());
+    w.wrap_zfs(&format!("printf '%s\\n' \"$*\" >> '{}'", log.display()));
     log
 }
 

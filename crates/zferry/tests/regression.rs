@@ -729,16 +729,9 @@ fn failed_receiver_pruning_is_logged_as_failed() {
     laptop.create(&fs);
     laptop.snap(&fs, "s1");
     // The backup host refuses every `zfs destroy`, as a pool in trouble would.
-    let wrappers = backup.wrapper_dir();
-    std::fs::create_dir_all(&wrappers).expect("wrapper dir");
-    let script = wrappers.join("zfs");
-    std::fs::write(
-        &script,
-        "#!/bin/sh\nif [ \"$1\" = destroy ]; then echo \"cannot destroy: pool I/O is currently suspended\" >&2; exit 1; fi\nPATH=${PATH#*:} exec zfs \"$@\"\n",
-    )
-    .expect("write wrapper");
-    let chmod = Command::new("chmod").arg("755").arg(&script).status();
-    assert!(chmod.expect("chmod").success());
+    backup.wrap_zfs(
+        "if [ \"$1\" = destroy ]; then echo \"cannot destroy: pool I/O is currently suspended\" >&2; exit 1; fi",
+    );
     let port = free_port();
     let sink = Host::start(
         backup,

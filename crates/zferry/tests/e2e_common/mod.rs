@@ -96,6 +96,23 @@ impl World {
         self.dir().join("wrappers")
     }
 
+    /// Puts a `zfs` first in this world's PATH that runs the shell lines `prelude` and then the
+    /// next `zfs` in PATH (the simulator's or the real one), for tests that watch or refuse
+    /// what a host runs.
+    pub fn wrap_zfs(&self, prelude: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = self.wrapper_dir();
+        std::fs::create_dir_all(&dir).expect("wrapper dir");
+        let script = dir.join("zfs");
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\n{prelude}\nPATH=${{PATH#*:}} exec zfs \"$@\"\n"),
+        )
+        .expect("write wrapper");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod wrapper");
+    }
+
     /// True when this world is a guest of the vm-pair.
     pub fn is_vm(&self) -> bool {
         matches!(self.backend, Backend::Vm(_))
